@@ -1,0 +1,3 @@
+"""What people run: the ``mxguard`` command line and what it needs."""
+
+__version__ = "0.1.0"
