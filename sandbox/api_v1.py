@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response, Security
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from sandbox import schemas as s
 from sandbox.errors import ApiError
 from sandbox.state import SandboxState
 from sandbox.store import Conflict, Page, PageQuery, TokenRecord
-from sandbox.timefmt import format_us, parse_to_us
-from sandbox.validation import hostname, sender_pattern
+from sandbox.timefmt import EARLIEST_US, format_us, parse_to_us
+from sandbox.validation import CURSOR, HOSTNAME, normal_host, normal_pattern
 
 bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer mxg_live_…`")
 
@@ -25,6 +22,7 @@ def _error(description: str) -> dict[str, Any]:
 
 
 COMMON: dict[int | str, dict[str, Any]] = {
+    400: _error("Malformed request: a body that is not JSON, a bad timestamp or cursor."),
     401: _error("Missing, malformed, unknown or revoked token."),
     422: _error("Invalid input; `error.param` names the field."),
     429: _error("Rate limit exceeded; wait `Retry-After` seconds."),
@@ -55,12 +53,25 @@ State = Annotated[SandboxState, Depends(sandbox_state)]
 Caller = Annotated[TokenRecord, Depends(caller)]
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size (default 50, at most 500).")]
 CursorParam = Annotated[
-    str | None, Query(description="Opaque `next_cursor` of the previous page; repeat the filters.")
+    str | None,
+    Query(
+        pattern=CURSOR,
+        description="Opaque `next_cursor` of the previous page; repeat the filters with it.",
+    ),
 ]
 OrderParam = Annotated[s.SortOrder, Query(description="By time then id; default newest first.")]
-SinceParam = Annotated[str | None, Query(description="Inclusive lower bound (RFC 3339).")]
-UntilParam = Annotated[str | None, Query(description="Exclusive upper bound (RFC 3339).")]
-DomainFilter = Annotated[str | None, Query(description="Only this domain.")]
+SinceParam = Annotated[
+    str | None, Query(description="Inclusive lower bound (RFC 3339).", json_schema_extra={"format": "date-time"})
+]
+UntilParam = Annotated[
+    str | None, Query(description="Exclusive upper bound (RFC 3339).", json_schema_extra={"format": "date-time"})
+]
+DomainFilter = Annotated[
+    str | None, Query(max_length=253, pattern=HOSTNAME, description="Only this domain.")
+]
+DomainPath = Annotated[
+    str, Path(max_length=253, pattern=HOSTNAME, description="The domain name (punycode for IDNs).")
+]
 
 
 def _time(value: str | None, param: str) -> int | None:
@@ -73,21 +84,15 @@ def _time(value: str | None, param: str) -> int | None:
 
 
 def encode_cursor(key: tuple[int, str]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(list(key)).encode()).decode().rstrip("=")
+    return f"{key[0]}.{key[1]}"
 
 
 def decode_cursor(cursor: str | None) -> tuple[int, str] | None:
+    """The endpoint's ``pattern`` has already checked the form ``<microseconds>.<id>``."""
     if cursor is None:
         return None
-    try:
-        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if isinstance(raw, list) and len(raw) == 2:
-            stamp, object_id = raw
-            if isinstance(stamp, int) and isinstance(object_id, str):
-                return stamp, object_id
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        pass
-    raise ApiError(400, "cursor: not a cursor this API issued", param="cursor")
+    stamp, _, object_id = cursor.partition(".")
+    return int(stamp), object_id
 
 
 def page_query(
@@ -107,12 +112,8 @@ def envelope(page: Page) -> dict[str, Any]:
     return {"data": page.rows, "has_more": page.has_more, "next_cursor": cursor}
 
 
-def _domain_param(domain: str) -> str:
-    return hostname(domain, "domain")
-
-
 def _own_domain(state: SandboxState, token: TokenRecord, domain: str) -> dict[str, Any]:
-    found = state.store.get_domain(token.customer_id, _domain_param(domain))
+    found = state.store.get_domain(token.customer_id, normal_host(domain))
     if found is None:
         raise ApiError(404, f"no domain {domain!r} on this account", param="domain")
     return found
@@ -153,8 +154,7 @@ def list_domains(
     responses=CONFLICT,
 )  # fmt: skip
 def add_domain(state: State, token: Caller, body: s.DomainCreate) -> dict[str, Any]:
-    domain = hostname(body.domain, "domain")
-    mx_host = hostname(body.real_mx_host, "real_mx_host")
+    domain, mx_host = normal_host(body.domain), normal_host(body.real_mx_host)
     try:
         return state.store.add_domain(token.customer_id, domain, mx_host, state.clock.now_us())
     except Conflict as exc:
@@ -164,7 +164,7 @@ def add_domain(state: State, token: Caller, body: s.DomainCreate) -> dict[str, A
 @router.get(
     "/domains/{domain}", response_model=s.Domain, summary="Get a domain", responses=NOT_FOUND
 )
-def get_domain(state: State, token: Caller, domain: str) -> dict[str, Any]:
+def get_domain(state: State, token: Caller, domain: DomainPath) -> dict[str, Any]:
     return _own_domain(state, token, domain)
 
 
@@ -172,10 +172,10 @@ def get_domain(state: State, token: Caller, domain: str) -> dict[str, Any]:
     "/domains/{domain}", response_model=s.Domain, summary="Update a domain", responses=NOT_FOUND
 )
 def update_domain(
-    state: State, token: Caller, domain: str, body: s.DomainUpdate
+    state: State, token: Caller, domain: DomainPath, body: s.DomainUpdate
 ) -> dict[str, Any]:
     name = _own_domain(state, token, domain)["domain"]
-    mx_host = hostname(body.real_mx_host, "real_mx_host")
+    mx_host = normal_host(body.real_mx_host)
     updated = state.store.update_domain(token.customer_id, name, mx_host, state.clock.now_us())
     assert updated is not None
     return updated
@@ -185,7 +185,7 @@ def update_domain(
     "/domains/{domain}", status_code=204, summary="Remove a domain and its sender rules",
     responses=NOT_FOUND,
 )  # fmt: skip
-def remove_domain(state: State, token: Caller, domain: str) -> Response:
+def remove_domain(state: State, token: Caller, domain: DomainPath) -> Response:
     name = _own_domain(state, token, domain)["domain"]
     state.store.delete_domain(token.customer_id, name)
     return Response(status_code=204)
@@ -196,7 +196,7 @@ def remove_domain(state: State, token: Caller, domain: str) -> Response:
     summary="List a domain's sender rules", responses=NOT_FOUND,
 )  # fmt: skip
 def list_sender_rules(
-    state: State, token: Caller, domain: str, limit: Limit = 50, cursor: CursorParam = None,
+    state: State, token: Caller, domain: DomainPath, limit: Limit = 50, cursor: CursorParam = None,
     order: OrderParam = s.SortOrder.desc,
 ) -> dict[str, Any]:  # fmt: skip
     name = _own_domain(state, token, domain)["domain"]
@@ -209,10 +209,10 @@ def list_sender_rules(
     summary="Add a sender rule (allow or block)", responses={**NOT_FOUND, **CONFLICT},
 )  # fmt: skip
 def add_sender_rule(
-    state: State, token: Caller, domain: str, body: s.SenderRuleCreate
+    state: State, token: Caller, domain: DomainPath, body: s.SenderRuleCreate
 ) -> dict[str, Any]:
     name = _own_domain(state, token, domain)["domain"]
-    pattern = sender_pattern(body.pattern)
+    pattern = normal_pattern(body.pattern)
     try:
         return state.store.add_rule(
             token.customer_id, name, pattern, body.action.value, body.note, state.clock.now_us()
@@ -225,7 +225,7 @@ def add_sender_rule(
     "/domains/{domain}/sender-rules/{rule_id}", status_code=204, summary="Remove a sender rule",
     responses=NOT_FOUND,
 )  # fmt: skip
-def remove_sender_rule(state: State, token: Caller, domain: str, rule_id: str) -> Response:
+def remove_sender_rule(state: State, token: Caller, domain: DomainPath, rule_id: str) -> Response:
     name = _own_domain(state, token, domain)["domain"]
     if not state.store.delete_rule(token.customer_id, name, rule_id):
         raise ApiError(404, f"no sender rule {rule_id!r} on {name}", param="rule_id")
@@ -243,7 +243,7 @@ def list_verdicts(
     query = page_query(limit, cursor, order, since, until)
     page = state.store.list_verdicts(
         token.customer_id, query, state.clock.now_us(),
-        _domain_param(domain) if domain else None,
+        normal_host(domain) if domain else None,
         [v.value for v in verdict or []], [a.value for a in action or []],
     )  # fmt: skip
     return envelope(page)
@@ -272,7 +272,7 @@ def list_quarantine(
     query = page_query(limit, cursor, order, since, until)
     page = state.store.list_quarantine(
         token.customer_id, query, state.clock.now_us(),
-        _domain_param(domain) if domain else None, [x.value for x in status or []],
+        normal_host(domain) if domain else None, [x.value for x in status or []],
     )  # fmt: skip
     return envelope(page)
 
@@ -330,10 +330,8 @@ def stats(
     end = _time(until, "until")
     end = now if end is None else end
     start = _time(since, "since")
-    start = end - 86_400_000_000 if start is None else start
-    if start > end:
-        raise ApiError(400, "since: must not be after until", param="since")
-    name = _domain_param(domain) if domain else None
+    start = max(end - 86_400_000_000, EARLIEST_US) if start is None else start
+    name = normal_host(domain) if domain else None
     counts = state.store.stats(token.customer_id, start, end, now, name)
     scanned = sum(counts["by_verdict"].values())
     quarantined = counts["by_action"].get("quarantined", 0)

@@ -56,6 +56,15 @@ def create_app(settings: SandboxSettings | None = None) -> FastAPI:
                 return route.path
         return "(no such endpoint)"
 
+    def allowed_methods(scope: Scope) -> list[str]:
+        """Every method of every route on this path (Starlette names only the first route's)."""
+        methods: set[str] = set()
+        for route in api_v1.router.routes:
+            if isinstance(route, APIRoute) and route.path_regex.match(scope["path"]):
+                methods |= route.methods
+        return sorted(methods)
+
+    app.state.allowed_methods = allowed_methods
     app.add_middleware(GatewayMiddleware, state=state, route_of=route_of)
     spec: dict[str, Any] = build_spec(app)
     app.openapi = lambda: spec  # type: ignore[method-assign]

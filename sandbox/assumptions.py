@@ -36,7 +36,7 @@ ASSUMPTIONS: dict[str, str] = {
     "days); release works on held messages only, report-spam on held or released ones; anything "
     "else is 409.",
     "stats": "`GET /stats` takes `since` (default 24 h before `until`), `until` (default now) and "
-    "`domain`, and counts verdicts in that window.",
+    "`domain`, and counts verdicts in that window (an empty window when `since` is after `until`).",
     "sandbox_tokens": "Sandbox tokens start with `mxg_test_` (43 characters after it, like live "
     "ones).",
 }

@@ -20,6 +20,14 @@ ERROR_TYPES = {
 }
 
 
+PATTERN_MEANINGS = {
+    "domain": "host name (ASCII letters, digits and hyphens; IDNs as punycode xn--…)",
+    "real_mx_host": "host name (ASCII letters, digits and hyphens; IDNs as punycode xn--…)",
+    "pattern": "sender pattern (an address a@b.com, a domain b.com, or *@b.com)",
+    "cursor": "cursor: pass the next_cursor of the previous page unchanged",
+}
+
+
 class ApiError(Exception):
     def __init__(
         self, status: int, message: str, *, param: str | None = None, error_type: str | None = None
@@ -36,9 +44,15 @@ def error_body(error_type: str, message: str, param: str | None = None) -> dict[
 
 
 def error_response(
-    status: int, error_type: str, message: str, param: str | None = None
+    status: int,
+    error_type: str,
+    message: str,
+    param: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = dict(headers or {})
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
     return JSONResponse(error_body(error_type, message, param), status_code=status, headers=headers)
 
 
@@ -56,16 +70,25 @@ async def on_validation_error(_: Request, exc: Exception) -> JSONResponse:
     location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path")]
     param = ".".join(location) or None
     message = first.get("msg", "invalid request")
+    if first.get("type") == "string_pattern_mismatch":
+        expected = PATTERN_MEANINGS.get(location[-1] if location else "", "value of the right form")
+        message = f"{first.get('input')!r} is not a valid {expected}"
     if param:
         message = f"{param}: {message}"
     return error_response(422, "invalid_request", message, param)
 
 
-async def on_http_error(_: Request, exc: Exception) -> JSONResponse:
+async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
     message = "no such endpoint" if status == 404 else str(exc.detail)
-    return error_response(status, ERROR_TYPES.get(status, "server_error"), message)
+    headers = dict(exc.headers or {})
+    if status == 405:
+        allowed = request.app.state.allowed_methods(request.scope)
+        headers["Allow"] = ", ".join(allowed)
+        message = f"{request.method} is not allowed here; use {', '.join(allowed)}"
+    kind = ERROR_TYPES.get(status, "server_error")
+    return error_response(status, kind, message, headers=headers)
 
 
 async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -60,6 +60,8 @@ def build_spec(app: FastAPI) -> dict[str, Any]:
     spec["security"] = [{"HTTPBearer": []}]
     for methods in spec["paths"].values():
         for operation in methods.values():
+            for parameter in operation.get("parameters", []):
+                _drop_null(parameter)
             notes = OPERATION_ASSUMPTIONS.get(operation["operationId"], [])
             if notes:
                 operation["x-assumption"] = [ASSUMPTIONS[key] for key in notes]
@@ -69,6 +71,15 @@ def build_spec(app: FastAPI) -> dict[str, Any]:
                 if status == "429":
                     headers["Retry-After"] = RETRY_AFTER
     return spec
+
+
+def _drop_null(parameter: dict[str, Any]) -> None:
+    """An absent query parameter is how a client says "none"; ``null`` has no query form."""
+    schema = parameter["schema"]
+    options = [o for o in schema.get("anyOf", []) if o.get("type") != "null"]
+    if "anyOf" in schema and len(options) == 1:
+        del schema["anyOf"]
+        schema.update(options[0])
 
 
 def render(spec: dict[str, Any]) -> str:

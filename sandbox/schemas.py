@@ -12,6 +12,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sandbox.validation import HOSTNAME, SENDER_PATTERN
+
 Timestamp = Annotated[
     str,
     Field(
@@ -115,13 +117,23 @@ class Domain(BaseModel):
     updated_at: Timestamp
 
 
+HostName = Annotated[
+    str,
+    Field(
+        max_length=253,
+        pattern=HOSTNAME,
+        description="A host name in ASCII; IDNs as punycode (xn--…). Case-insensitive.",
+    ),
+]
+
+
 class DomainCreate(Strict):
-    domain: str = Field(min_length=1, max_length=253, examples=["example.com"])
-    real_mx_host: str = Field(min_length=1, max_length=253, examples=["mail.example.com"])
+    domain: HostName = Field(examples=["example.com"])
+    real_mx_host: HostName = Field(examples=["mail.example.com"])
 
 
 class DomainUpdate(Strict):
-    real_mx_host: str = Field(min_length=1, max_length=253, examples=["mail2.example.com"])
+    real_mx_host: HostName = Field(examples=["mail2.example.com"])
 
 
 class SenderRule(BaseModel):
@@ -134,7 +146,12 @@ class SenderRule(BaseModel):
 
 
 class SenderRuleCreate(Strict):
-    pattern: str = Field(min_length=1, max_length=320, examples=["*@spammy.example"])
+    pattern: str = Field(
+        max_length=320,
+        pattern=SENDER_PATTERN,
+        examples=["*@spammy.example"],
+        description="An address a@b.com, a whole domain b.com, or *@b.com.",
+    )
     action: RuleAction
     note: str | None = Field(default=None, max_length=500)
 

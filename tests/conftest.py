@@ -1,0 +1,49 @@
+"""Shared fixtures: real sandboxes on loopback ports, and fresh accounts in them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from sandbox.server import SandboxServer
+from sandbox.settings import SandboxSettings
+from tests.support import Account, SandboxAdmin
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[SandboxServer]:
+    """A sandbox at the documented limits (60/min, 600/h per token), seeded with the demo account."""
+    with SandboxServer(SandboxSettings(seed="demo")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def admin(sandbox: SandboxServer) -> SandboxAdmin:
+    return SandboxAdmin(sandbox)
+
+
+@pytest.fixture
+def account(admin: SandboxAdmin) -> Account:
+    """A fresh, empty customer with one domain, ``example.com``."""
+    return admin.new_account(domains=("example.com",))
+
+
+@pytest.fixture(scope="session")
+def roomy_sandbox() -> Iterator[SandboxServer]:
+    """A sandbox with rate limits high enough not to matter (for long generated test runs)."""
+    settings = SandboxSettings(seed="demo", rate_per_minute=1_000_000, rate_per_hour=10_000_000)
+    with SandboxServer(settings) as server:
+        yield server
+
+
+@pytest.fixture
+def sandbox_token_admin(sandbox: SandboxServer, admin: SandboxAdmin) -> tuple[SandboxAdmin, Account]:
+    """The seeded demo customer, reached with a second token of its own (fresh rate budget)."""
+    from sandbox.tokens import hash_token
+
+    store = sandbox.app.state.sandbox.store
+    row = store._one("SELECT customer_id FROM tokens WHERE hash = ?", (hash_token(sandbox.settings.token),))
+    assert row is not None
+    issued = admin.call("POST", "/tokens", {"customer_id": row["customer_id"]})
+    return admin, Account(row["customer_id"], issued["id"], issued["token"])

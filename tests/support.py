@@ -1,0 +1,106 @@
+"""Test helpers: drive a running sandbox's simulation API over real HTTP."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from sandbox.server import SandboxServer
+
+
+@dataclass(frozen=True)
+class Account:
+    """A fresh customer of the sandbox, with its own token and so its own rate budget."""
+
+    customer_id: str
+    token_id: str
+    token: str
+
+
+class SandboxAdmin:
+    """The ``/_sandbox/`` API of one running sandbox."""
+
+    def __init__(self, server: SandboxServer) -> None:
+        self.server = server
+        self.base_url = server.base_url
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {server.settings.admin_token}"
+
+    def call(self, method: str, path: str, json: Any = None, expect: int | None = None) -> Any:
+        response = self.session.request(method, f"{self.base_url}/_sandbox{path}", json=json)
+        if expect is not None:
+            assert response.status_code == expect, response.text
+        elif response.status_code >= 400:
+            raise AssertionError(f"{method} {path}: {response.status_code} {response.text}")
+        return response.json() if response.content else None
+
+    def new_account(self, name: str = "Test customer", domains: tuple[str, ...] = ()) -> Account:
+        issued = self.call("POST", "/tokens", {"customer_name": name})
+        account = Account(issued["customer_id"], issued["id"], issued["token"])
+        for domain in domains:
+            self.public(account, "POST", "/domains", {"domain": domain, "real_mx_host": f"mail.{domain}"})
+        return account
+
+    def public(self, account: Account, method: str, path: str, json: Any = None) -> requests.Response:
+        return requests.request(
+            method,
+            f"{self.base_url}/api/v1{path}",
+            json=json,
+            headers={"Authorization": f"Bearer {account.token}"},
+            timeout=10,
+        )
+
+    def add_verdicts(self, account: Account, verdicts: list[dict[str, Any]]) -> dict[str, Any]:
+        result: dict[str, Any] = self.call(
+            "POST", "/verdicts", {"customer_id": account.customer_id, "verdicts": verdicts}
+        )
+        return result
+
+    def traffic(self, account: Account, count: int, **options: Any) -> dict[str, Any]:
+        body = {"customer_id": account.customer_id, "count": count, **options}
+        result: dict[str, Any] = self.call("POST", "/traffic", body)
+        return result
+
+    def fault(self, **options: Any) -> None:
+        self.call("POST", "/faults", options)
+
+    def requests_served(self, account: Account) -> dict[str, Any]:
+        snapshot = self.call("GET", "/requests")
+        counted: dict[str, Any] = snapshot["by_token"].get(
+            account.token_id, {"total": 0, "by_path": {}}
+        )
+        return counted
+
+    def advance_clock(self, seconds: float) -> str:
+        now: str = self.call("POST", "/clock", {"advance_seconds": seconds})["now"]
+        return now
+
+    def now(self) -> str:
+        stamp: str = self.call("GET", "/clock")["now"]
+        return stamp
+
+
+class SandboxTime:
+    """A clock and a sleep that move together with the sandbox's clock.
+
+    Give ``clock``/``sleep`` to a client: when it "sleeps" to respect a rate limit, the sandbox's
+    own time moves forward by as much, so a minute-long wait takes no real time and both sides
+    agree on when a window has passed.
+    """
+
+    def __init__(self, admin: SandboxAdmin, start: float = 1_000_000.0) -> None:
+        self.admin = admin
+        self.elapsed = start
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.elapsed
+
+    def sleep(self, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        self.slept.append(seconds)
+        self.elapsed += seconds
+        self.admin.advance_clock(seconds)
