@@ -21,16 +21,24 @@ def main() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8025, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--db", "db_path", type=click.Path(dir_okay=False), help="SQLite file (default: in memory).")
+@click.option(
+    "--db", "db_path", type=click.Path(dir_okay=False), help="SQLite file (default: in memory)."
+)
 @click.option("--seed", type=click.Choice(["demo", "empty"]), default="demo", show_default=True)
 @click.option("--token", help="The first customer's token (default: a new mxg_test_ token).")
 @click.option("--admin-token", help="Token of the /_sandbox/ simulation API (default: new).")
 @click.option("--rate-per-minute", default=60, show_default=True, type=click.IntRange(1))
 @click.option("--rate-per-hour", default=600, show_default=True, type=click.IntRange(1))
 def sandbox(
-    host: str, port: int, db_path: str | None, seed: str, token: str | None,
-    admin_token: str | None, rate_per_minute: int, rate_per_hour: int,
-) -> None:  # fmt: skip
+    host: str,
+    port: int,
+    db_path: str | None,
+    seed: str,
+    token: str | None,
+    admin_token: str | None,
+    rate_per_minute: int,
+    rate_per_hour: int,
+) -> None:
     """Run a local, stateful MxGuard API (the contract, plus the /_sandbox/ simulation API)."""
     from sandbox.server import serve_forever
     from sandbox.settings import SandboxSettings
@@ -38,12 +46,17 @@ def sandbox(
 
     for name, value in (("--token", token), ("--admin-token", admin_token)):
         if value is not None and not (value.startswith("mxg_test_") and looks_like_token(value)):
-            raise click.BadParameter("expected mxg_test_ followed by 43 characters", param_hint=name)
+            raise click.BadParameter(
+                "expected mxg_test_ followed by 43 characters", param_hint=name
+            )
     settings = SandboxSettings(
-        db_path=db_path, seed=seed,  # type: ignore[arg-type]
-        token=token or new_token(), admin_token=admin_token or new_token(),
-        rate_per_minute=rate_per_minute, rate_per_hour=rate_per_hour,
-    )  # fmt: skip
+        db_path=db_path,
+        seed=seed,  # type: ignore[arg-type]
+        token=token or new_token(),
+        admin_token=admin_token or new_token(),
+        rate_per_minute=rate_per_minute,
+        rate_per_hour=rate_per_hour,
+    )
     base_url = f"http://{host}:{port}"
     click.echo(f"MxGuard sandbox on {base_url}  (Swagger UI: {base_url}/api/v1/docs)")
     click.echo(f"  customer token: {settings.token}")

@@ -30,7 +30,10 @@ def drift(path: Path) -> str | None:
     if not path.exists():
         return f"{path} does not exist; run 'mxguard contract write'"
     if path.read_text(encoding="utf-8") != render(generated_spec()):
-        return f"{path} differs from the contract the sandbox code defines; run 'mxguard contract write'"
+        return (
+            f"{path} differs from the contract the sandbox code defines; "
+            "run 'mxguard contract write'"
+        )
     return None
 
 

@@ -120,7 +120,7 @@ def _time(text: str | None, default: int, param: str) -> int:
 def add_verdicts(state: Admin, body: VerdictsIn) -> dict[str, Any]:
     customer_id = _customer(state, body.customer_id)
     now = state.clock.now_us()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for index, v in enumerate(body.verdicts):
         scanned = _time(v.scanned_at, now, f"verdicts.{index}.scanned_at")
         action = v.action or ("quarantined" if v.verdict.value != "clean" else "delivered")
@@ -143,11 +143,14 @@ def add_verdicts(state: Admin, body: VerdictsIn) -> dict[str, Any]:
     return {
         "created": len(rows),
         "verdicts": [
-            {"id": r["id"], "scanned_at": format_us(r["scanned_at"]),
-             "visible_at": format_us(r["visible_at"])}
+            {
+                "id": r["id"],
+                "scanned_at": format_us(r["scanned_at"]),
+                "visible_at": format_us(r["visible_at"]),
+            }
             for r in rows
         ],
-    }  # fmt: skip
+    }
 
 
 @router.post("/traffic", status_code=201)
@@ -190,11 +193,15 @@ def arm_fault(state: Admin, body: FaultIn) -> dict[str, Any]:
         raise ApiError(422, "status: one of 429, 500, 502, 503, 504", param="status")
     state.faults.arm(
         Fault(
-            kind=body.kind, remaining=body.count, status=body.status,
-            delay_seconds=body.delay_seconds, retry_after=body.retry_after,
+            kind=body.kind,
+            remaining=body.count,
+            status=body.status,
+            delay_seconds=body.delay_seconds,
+            retry_after=body.retry_after,
             method=body.method.upper() if body.method else None,
-            path_prefix=body.path_prefix, token_id=body.token_id,
-        )  # fmt: skip
+            path_prefix=body.path_prefix,
+            token_id=body.token_id,
+        )
     )
     return {"armed": body.count, "pending": state.faults.pending()}
 
@@ -255,7 +262,10 @@ def reset(state: Admin) -> dict[str, Any]:
     state.limiter.clear()
     settings = state.settings
     customer_id = seed_customer(
-        state.store, settings.token, state.clock.now_us(), settings.seed == "demo",
+        state.store,
+        settings.token,
+        state.clock.now_us(),
+        settings.seed == "demo",
         random.Random(settings.seed_random),
-    )  # fmt: skip
+    )
     return {"customer_id": customer_id, "seed": settings.seed}

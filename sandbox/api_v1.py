@@ -10,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sandbox import schemas as s
 from sandbox.errors import ApiError
 from sandbox.state import SandboxState
-from sandbox.store import Conflict, Page, PageQuery, TokenRecord
+from sandbox.store import ConflictError, Page, PageQuery, TokenRecord
 from sandbox.timefmt import EARLIEST_US, format_us, parse_to_us
 from sandbox.validation import CURSOR, HOSTNAME, normal_host, normal_pattern
 
@@ -61,10 +61,16 @@ CursorParam = Annotated[
 ]
 OrderParam = Annotated[s.SortOrder, Query(description="By time then id; default newest first.")]
 SinceParam = Annotated[
-    str | None, Query(description="Inclusive lower bound (RFC 3339).", json_schema_extra={"format": "date-time"})
+    str | None,
+    Query(
+        description="Inclusive lower bound (RFC 3339).", json_schema_extra={"format": "date-time"}
+    ),
 ]
 UntilParam = Annotated[
-    str | None, Query(description="Exclusive upper bound (RFC 3339).", json_schema_extra={"format": "date-time"})
+    str | None,
+    Query(
+        description="Exclusive upper bound (RFC 3339).", json_schema_extra={"format": "date-time"}
+    ),
 ]
 DomainFilter = Annotated[
     str | None, Query(max_length=253, pattern=HOSTNAME, description="Only this domain.")
@@ -142,22 +148,30 @@ def me(state: State, token: Caller) -> dict[str, Any]:
 
 @router.get("/domains", response_model=s.DomainList, summary="List domains")
 def list_domains(
-    state: State, token: Caller, limit: Limit = 50, cursor: CursorParam = None,
-    order: OrderParam = s.SortOrder.desc, since: SinceParam = None, until: UntilParam = None,
-) -> dict[str, Any]:  # fmt: skip
+    state: State,
+    token: Caller,
+    limit: Limit = 50,
+    cursor: CursorParam = None,
+    order: OrderParam = s.SortOrder.desc,
+    since: SinceParam = None,
+    until: UntilParam = None,
+) -> dict[str, Any]:
     query = page_query(limit, cursor, order, since, until)
     return envelope(state.store.list_domains(token.customer_id, query))
 
 
 @router.post(
-    "/domains", status_code=201, response_model=s.Domain, summary="Add a domain",
+    "/domains",
+    status_code=201,
+    response_model=s.Domain,
+    summary="Add a domain",
     responses=CONFLICT,
-)  # fmt: skip
+)
 def add_domain(state: State, token: Caller, body: s.DomainCreate) -> dict[str, Any]:
     domain, mx_host = normal_host(body.domain), normal_host(body.real_mx_host)
     try:
         return state.store.add_domain(token.customer_id, domain, mx_host, state.clock.now_us())
-    except Conflict as exc:
+    except ConflictError as exc:
         raise ApiError(409, str(exc), param="domain") from exc
 
 
@@ -182,9 +196,11 @@ def update_domain(
 
 
 @router.delete(
-    "/domains/{domain}", status_code=204, summary="Remove a domain and its sender rules",
+    "/domains/{domain}",
+    status_code=204,
+    summary="Remove a domain and its sender rules",
     responses=NOT_FOUND,
-)  # fmt: skip
+)
 def remove_domain(state: State, token: Caller, domain: DomainPath) -> Response:
     name = _own_domain(state, token, domain)["domain"]
     state.store.delete_domain(token.customer_id, name)
@@ -192,22 +208,31 @@ def remove_domain(state: State, token: Caller, domain: DomainPath) -> Response:
 
 
 @router.get(
-    "/domains/{domain}/sender-rules", response_model=s.SenderRuleList,
-    summary="List a domain's sender rules", responses=NOT_FOUND,
-)  # fmt: skip
+    "/domains/{domain}/sender-rules",
+    response_model=s.SenderRuleList,
+    summary="List a domain's sender rules",
+    responses=NOT_FOUND,
+)
 def list_sender_rules(
-    state: State, token: Caller, domain: DomainPath, limit: Limit = 50, cursor: CursorParam = None,
+    state: State,
+    token: Caller,
+    domain: DomainPath,
+    limit: Limit = 50,
+    cursor: CursorParam = None,
     order: OrderParam = s.SortOrder.desc,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     name = _own_domain(state, token, domain)["domain"]
     query = page_query(limit, cursor, order, None, None)
     return envelope(state.store.list_rules(token.customer_id, name, query))
 
 
 @router.post(
-    "/domains/{domain}/sender-rules", status_code=201, response_model=s.SenderRule,
-    summary="Add a sender rule (allow or block)", responses={**NOT_FOUND, **CONFLICT},
-)  # fmt: skip
+    "/domains/{domain}/sender-rules",
+    status_code=201,
+    response_model=s.SenderRule,
+    summary="Add a sender rule (allow or block)",
+    responses={**NOT_FOUND, **CONFLICT},
+)
 def add_sender_rule(
     state: State, token: Caller, domain: DomainPath, body: s.SenderRuleCreate
 ) -> dict[str, Any]:
@@ -217,14 +242,16 @@ def add_sender_rule(
         return state.store.add_rule(
             token.customer_id, name, pattern, body.action.value, body.note, state.clock.now_us()
         )
-    except Conflict as exc:
+    except ConflictError as exc:
         raise ApiError(409, str(exc), param="pattern") from exc
 
 
 @router.delete(
-    "/domains/{domain}/sender-rules/{rule_id}", status_code=204, summary="Remove a sender rule",
+    "/domains/{domain}/sender-rules/{rule_id}",
+    status_code=204,
+    summary="Remove a sender rule",
     responses=NOT_FOUND,
-)  # fmt: skip
+)
 def remove_sender_rule(state: State, token: Caller, domain: DomainPath, rule_id: str) -> Response:
     name = _own_domain(state, token, domain)["domain"]
     if not state.store.delete_rule(token.customer_id, name, rule_id):
@@ -234,25 +261,35 @@ def remove_sender_rule(state: State, token: Caller, domain: DomainPath, rule_id:
 
 @router.get("/verdicts", response_model=s.VerdictList, summary="List recent verdicts")
 def list_verdicts(
-    state: State, token: Caller, domain: DomainFilter = None,
+    state: State,
+    token: Caller,
+    domain: DomainFilter = None,
     verdict: Annotated[list[s.VerdictType] | None, Query(description="Repeatable.")] = None,
     action: Annotated[list[s.VerdictAction] | None, Query(description="Repeatable.")] = None,
-    since: SinceParam = None, until: UntilParam = None, order: OrderParam = s.SortOrder.desc,
-    limit: Limit = 50, cursor: CursorParam = None,
-) -> dict[str, Any]:  # fmt: skip
+    since: SinceParam = None,
+    until: UntilParam = None,
+    order: OrderParam = s.SortOrder.desc,
+    limit: Limit = 50,
+    cursor: CursorParam = None,
+) -> dict[str, Any]:
     query = page_query(limit, cursor, order, since, until)
     page = state.store.list_verdicts(
-        token.customer_id, query, state.clock.now_us(),
+        token.customer_id,
+        query,
+        state.clock.now_us(),
         normal_host(domain) if domain else None,
-        [v.value for v in verdict or []], [a.value for a in action or []],
-    )  # fmt: skip
+        [v.value for v in verdict or []],
+        [a.value for a in action or []],
+    )
     return envelope(page)
 
 
 @router.get(
-    "/verdicts/{verdict_id}", response_model=s.Verdict, summary="Get a verdict",
+    "/verdicts/{verdict_id}",
+    response_model=s.Verdict,
+    summary="Get a verdict",
     responses=NOT_FOUND,
-)  # fmt: skip
+)
 def get_verdict(state: State, token: Caller, verdict_id: str) -> dict[str, Any]:
     found = state.store.get_verdict(token.customer_id, verdict_id, state.clock.now_us())
     if found is None:
@@ -260,20 +297,26 @@ def get_verdict(state: State, token: Caller, verdict_id: str) -> dict[str, Any]:
     return found
 
 
-@router.get(
-    "/quarantine", response_model=s.QuarantineList, summary="List quarantined messages"
-)
+@router.get("/quarantine", response_model=s.QuarantineList, summary="List quarantined messages")
 def list_quarantine(
-    state: State, token: Caller, domain: DomainFilter = None,
+    state: State,
+    token: Caller,
+    domain: DomainFilter = None,
     status: Annotated[list[s.QuarantineStatus] | None, Query(description="Repeatable.")] = None,
-    since: SinceParam = None, until: UntilParam = None, order: OrderParam = s.SortOrder.desc,
-    limit: Limit = 50, cursor: CursorParam = None,
-) -> dict[str, Any]:  # fmt: skip
+    since: SinceParam = None,
+    until: UntilParam = None,
+    order: OrderParam = s.SortOrder.desc,
+    limit: Limit = 50,
+    cursor: CursorParam = None,
+) -> dict[str, Any]:
     query = page_query(limit, cursor, order, since, until)
     page = state.store.list_quarantine(
-        token.customer_id, query, state.clock.now_us(),
-        normal_host(domain) if domain else None, [x.value for x in status or []],
-    )  # fmt: skip
+        token.customer_id,
+        query,
+        state.clock.now_us(),
+        normal_host(domain) if domain else None,
+        [x.value for x in status or []],
+    )
     return envelope(page)
 
 
@@ -285,9 +328,11 @@ def _held(state: SandboxState, token: TokenRecord, message_id: str) -> dict[str,
 
 
 @router.get(
-    "/quarantine/{message_id}", response_model=s.QuarantinedMessage,
-    summary="Get a quarantined message", responses=NOT_FOUND,
-)  # fmt: skip
+    "/quarantine/{message_id}",
+    response_model=s.QuarantinedMessage,
+    summary="Get a quarantined message",
+    responses=NOT_FOUND,
+)
 def get_quarantined(state: State, token: Caller, message_id: str) -> dict[str, Any]:
     return _held(state, token, message_id)
 
@@ -298,34 +343,43 @@ def _transition(
     message = _held(state, token, message_id)
     if message["status"] not in allowed:
         raise ApiError(
-            409, f"the message is already {message['status']}", error_type="conflict",
+            409,
+            f"the message is already {message['status']}",
+            error_type="conflict",
             param="message_id",
-        )  # fmt: skip
+        )
     state.store.set_quarantine_status(message["id"], target, state.clock.now_us())
     return _held(state, token, message_id)
 
 
 @router.post(
-    "/quarantine/{message_id}/release", response_model=s.QuarantinedMessage,
-    summary="Release a held message to its recipient", responses={**NOT_FOUND, **CONFLICT},
-)  # fmt: skip
+    "/quarantine/{message_id}/release",
+    response_model=s.QuarantinedMessage,
+    summary="Release a held message to its recipient",
+    responses={**NOT_FOUND, **CONFLICT},
+)
 def release(state: State, token: Caller, message_id: str) -> dict[str, Any]:
     return _transition(state, token, message_id, "released", {"held"})
 
 
 @router.post(
-    "/quarantine/{message_id}/report-spam", response_model=s.QuarantinedMessage,
-    summary="Report a message as spam (trains the filter)", responses={**NOT_FOUND, **CONFLICT},
-)  # fmt: skip
+    "/quarantine/{message_id}/report-spam",
+    response_model=s.QuarantinedMessage,
+    summary="Report a message as spam (trains the filter)",
+    responses={**NOT_FOUND, **CONFLICT},
+)
 def report_spam(state: State, token: Caller, message_id: str) -> dict[str, Any]:
     return _transition(state, token, message_id, "reported", {"held", "released"})
 
 
 @router.get("/stats", response_model=s.Stats, summary="Account statistics")
 def stats(
-    state: State, token: Caller, since: SinceParam = None, until: UntilParam = None,
+    state: State,
+    token: Caller,
+    since: SinceParam = None,
+    until: UntilParam = None,
     domain: DomainFilter = None,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     now = state.clock.now_us()
     end = _time(until, "until")
     end = now if end is None else end

@@ -31,9 +31,12 @@ def create_app(settings: SandboxSettings | None = None) -> FastAPI:
     state = SandboxState(settings=settings, store=Store(settings.db_path))
     if state.store.resolve_token(settings.token) is None:
         seed_customer(
-            state.store, settings.token, state.clock.now_us(), settings.seed == "demo",
+            state.store,
+            settings.token,
+            state.clock.now_us(),
+            settings.seed == "demo",
             random.Random(settings.seed_random),
-        )  # fmt: skip
+        )
     app = FastAPI(
         title="MxGuard sandbox",
         docs_url="/api/v1/docs",
@@ -61,7 +64,7 @@ def create_app(settings: SandboxSettings | None = None) -> FastAPI:
         methods: set[str] = set()
         for route in api_v1.router.routes:
             if isinstance(route, APIRoute) and route.path_regex.match(scope["path"]):
-                methods |= route.methods
+                methods |= route.methods or set()
         return sorted(methods)
 
     app.state.allowed_methods = allowed_methods

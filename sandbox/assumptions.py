@@ -11,9 +11,10 @@ ASSUMPTIONS: dict[str, str] = {
     "json": "JSON request and response bodies everywhere.",
     "timestamps": "Timestamps are RFC 3339 in UTC with six fractional digits and 'Z'.",
     "ids": "Every object has a stable, opaque string `id`.",
-    "pagination": "Collections are `{data, has_more, next_cursor}`; `limit` defaults to 50, at most "
-    "500; `cursor` is opaque and the same filters must be repeated with it. Order is by the "
-    "object's time, then `id`, `desc` by default.",
+    "pagination": "Collections are `{data, has_more, next_cursor}`; `limit` defaults to 50, "
+    "at most 500; `cursor` is opaque (its form is stated so that validators can check it) and "
+    "the same filters must be repeated with it. Order is by the object's time, then `id`, "
+    "`desc` by default.",
     "errors": "Errors are `{error: {type, message, param}}`: 400/422 bad input (`param` names the "
     "field), 401 with `WWW-Authenticate: Bearer`, 404 unknown or another customer's (never 403), "
     "409 conflict, 429 rate limited.",

@@ -25,9 +25,7 @@ UNGUARDED = ("/api/v1/openapi.json", "/api/v1/docs", "/api/v1/docs/oauth2-redire
 
 
 class GatewayMiddleware:
-    def __init__(
-        self, app: ASGIApp, state: SandboxState, route_of: Callable[[Scope], str]
-    ) -> None:
+    def __init__(self, app: ASGIApp, state: SandboxState, route_of: Callable[[Scope], str]) -> None:
         self.app = app
         self.state = state
         self.route_of = route_of

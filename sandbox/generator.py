@@ -13,30 +13,90 @@ from typing import Any
 from sandbox.tokens import new_id
 
 VERDICT_MIX = (("clean", 0.85), ("spam", 0.11), ("phishing", 0.025), ("malware", 0.015))
-LOCAL_PARTS = ("alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy",
-               "accounts", "sales", "support", "info", "hr", "it")  # fmt: skip
-CLEAN_SENDERS = ("news@bbc.co.uk", "noreply@github.com", "invoices@xero.com", "team@slack.com",
-                 "orders@amazon.co.uk", "calendar@google.com", "no-reply@zoom.us",
-                 "billing@stripe.com")  # fmt: skip
-SPAM_SENDERS = ("deals@cheap-meds.example", "winner@lotto-prize.example", "seo@rank-first.example",
-                "crypto@moonshot.example", "offers@replica-watches.example")  # fmt: skip
-PHISH_SENDERS = ("security@micros0ft-support.example", "it-desk@paypa1-verify.example",
-                 "hr@payroll-update.example", "ceo@urgent-transfer.example")  # fmt: skip
-MALWARE_SENDERS = ("invoice@billing-dept.example", "scanner@office-copier.example",
-                   "dhl@parcel-notice.example")  # fmt: skip
+LOCAL_PARTS = (
+    "alice",
+    "bob",
+    "carol",
+    "dave",
+    "erin",
+    "frank",
+    "grace",
+    "heidi",
+    "ivan",
+    "judy",
+    "accounts",
+    "sales",
+    "support",
+    "info",
+    "hr",
+    "it",
+)
+CLEAN_SENDERS = (
+    "news@bbc.co.uk",
+    "noreply@github.com",
+    "invoices@xero.com",
+    "team@slack.com",
+    "orders@amazon.co.uk",
+    "calendar@google.com",
+    "no-reply@zoom.us",
+    "billing@stripe.com",
+)
+SPAM_SENDERS = (
+    "deals@cheap-meds.example",
+    "winner@lotto-prize.example",
+    "seo@rank-first.example",
+    "crypto@moonshot.example",
+    "offers@replica-watches.example",
+)
+PHISH_SENDERS = (
+    "security@micros0ft-support.example",
+    "it-desk@paypa1-verify.example",
+    "hr@payroll-update.example",
+    "ceo@urgent-transfer.example",
+)
+MALWARE_SENDERS = (
+    "invoice@billing-dept.example",
+    "scanner@office-copier.example",
+    "dhl@parcel-notice.example",
+)
 SUBJECTS = {
-    "clean": ("Minutes from Tuesday", "Invoice INV-{n}", "Your order has shipped", "Re: Q4 plan",
-              "Lunch on Friday?", "Weekly report", "Meeting invitation: design review",
-              "Password changed", "Contract draft v{n}"),
-    "spam": ("You have WON £{n},000!!!", "Cheap meds, no prescription", "Rank #1 on Google today",
-             "Replica watches 90% off", "Make {n}% a day with crypto"),
-    "phishing": ("Action required: verify your mailbox", "Your account will be suspended",
-                 "Payroll update - confirm your bank details", "Urgent wire transfer needed"),
-    "malware": ("Scanned document {n}.zip", "Invoice {n} (macro-enabled)",
-                "Parcel delivery failed - label attached"),
-}  # fmt: skip
-SCORES = {"clean": (0.0, 20.0), "spam": (60.0, 99.0), "phishing": (80.0, 100.0),
-          "malware": (90.0, 100.0), "blocked": (100.0, 100.0)}  # fmt: skip
+    "clean": (
+        "Minutes from Tuesday",
+        "Invoice INV-{n}",
+        "Your order has shipped",
+        "Re: Q4 plan",
+        "Lunch on Friday?",
+        "Weekly report",
+        "Meeting invitation: design review",
+        "Password changed",
+        "Contract draft v{n}",
+    ),
+    "spam": (
+        "You have WON £{n},000!!!",
+        "Cheap meds, no prescription",
+        "Rank #1 on Google today",
+        "Replica watches 90% off",
+        "Make {n}% a day with crypto",
+    ),
+    "phishing": (
+        "Action required: verify your mailbox",
+        "Your account will be suspended",
+        "Payroll update - confirm your bank details",
+        "Urgent wire transfer needed",
+    ),
+    "malware": (
+        "Scanned document {n}.zip",
+        "Invoice {n} (macro-enabled)",
+        "Parcel delivery failed - label attached",
+    ),
+}
+SCORES = {
+    "clean": (0.0, 20.0),
+    "spam": (60.0, 99.0),
+    "phishing": (80.0, 100.0),
+    "malware": (90.0, 100.0),
+    "blocked": (100.0, 100.0),
+}
 
 
 def pick_verdict(rng: random.Random) -> str:
@@ -61,8 +121,12 @@ def pick_action(verdict: str, score: float, rng: random.Random) -> str:
 
 
 def sender_for(verdict: str, rng: random.Random) -> str:
-    pool = {"clean": CLEAN_SENDERS, "spam": SPAM_SENDERS, "phishing": PHISH_SENDERS,
-            "malware": MALWARE_SENDERS}[verdict]  # fmt: skip
+    pool = {
+        "clean": CLEAN_SENDERS,
+        "spam": SPAM_SENDERS,
+        "phishing": PHISH_SENDERS,
+        "malware": MALWARE_SENDERS,
+    }[verdict]
     return rng.choice(pool)
 
 

@@ -47,9 +47,9 @@ class SlidingWindowLimiter:
                 in_minute += 1
             return self._decision(log, now, in_minute, allowed)
 
-    def _decision(self, log: deque[float], now: float, in_minute: int, allowed: bool) -> (
-        RateDecision
-    ):
+    def _decision(
+        self, log: deque[float], now: float, in_minute: int, allowed: bool
+    ) -> RateDecision:
         minute_left = self.per_minute - in_minute
         hour_left = self.per_hour - len(log)
         if minute_left <= hour_left:
@@ -66,6 +66,10 @@ class SlidingWindowLimiter:
         with self._lock:
             self._log.pop(key, None)
 
+    def clear(self) -> None:
+        with self._lock:
+            self._log.clear()
+
 
 def _first_index_after(log: deque[float], boundary: float) -> int:
     """Index of the first entry newer than ``boundary`` (entries are in time order)."""
@@ -77,7 +81,3 @@ def _first_index_after(log: deque[float], boundary: float) -> int:
         else:
             high = middle
     return low
-
-    def clear(self) -> None:
-        with self._lock:
-            self._log.clear()

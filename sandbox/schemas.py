@@ -1,8 +1,8 @@
 """The v1 contract's request and response bodies, as pydantic models.
 
-These models *are* the contract: ``manifests/openapi.json`` is generated from the sandbox application
-that uses them (``mxguard contract write``), and a test fails when the two drift apart. Whatever goes
-beyond the published help page is marked ``x-assumption`` (see ``sandbox/assumptions.py``).
+These models *are* the contract: ``manifests/openapi.json`` is generated from the sandbox
+application that uses them (``mxguard contract write``), and a test fails when the two drift
+apart. What goes beyond the published help page is marked ``x-assumption`` (``assumptions.py``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from sandbox.validation import HOSTNAME, SENDER_PATTERN
 Timestamp = Annotated[
     str,
     Field(
-        description="RFC 3339 timestamp in UTC with microseconds, e.g. 2026-11-23T18:55:12.123456Z.",
+        description="RFC 3339 timestamp in UTC with microseconds.",
         examples=["2026-11-23T18:55:12.123456Z"],
         pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$",
     ),

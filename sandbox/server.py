@@ -36,11 +36,18 @@ class SandboxServer:
         self.port = port or free_port(host)
         self.app = create_app(self.settings)
         config = uvicorn.Config(
-            self.app, host=self.host, port=self.port, log_level="critical", access_log=False,
-            lifespan="off", timeout_graceful_shutdown=1,
-        )  # fmt: skip
+            self.app,
+            host=self.host,
+            port=self.port,
+            log_level="critical",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+        )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="mxguard-sandbox", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run, name="mxguard-sandbox", daemon=True
+        )
 
     @property
     def base_url(self) -> str:
@@ -63,7 +70,10 @@ class SandboxServer:
         return self.start()
 
     def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.stop()
 

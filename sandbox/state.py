@@ -30,7 +30,8 @@ class RequestLog:
                 key: {"total": sum(routes.values()), "by_path": dict(routes)}
                 for key, routes in self._by_token.items()
             }
-        return {"total": sum(int(v["total"]) for v in by_token.values()), "by_token": by_token}
+            total = sum(sum(routes.values()) for routes in self._by_token.values())
+        return {"total": total, "by_token": by_token}
 
     def clear(self) -> None:
         with self._lock:

@@ -51,7 +51,10 @@ CREATE TABLE IF NOT EXISTS quarantine (
 CREATE INDEX IF NOT EXISTS quarantine_by_time ON quarantine (customer_id, quarantined_at, id);
 """
 
-MX_RECORDS = [{"priority": 10, "host": "mx1.mxguard.uk"}, {"priority": 20, "host": "mx2.mxguard.uk"}]
+MX_RECORDS = [
+    {"priority": 10, "host": "mx1.mxguard.uk"},
+    {"priority": 20, "host": "mx2.mxguard.uk"},
+]
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,7 @@ class Page:
     last_key: tuple[int, str] | None
 
 
-class Conflict(Exception):
+class ConflictError(Exception):
     """A unique constraint would be broken; the message says which."""
 
 
@@ -108,7 +111,14 @@ class Store:
 
     def reset(self) -> None:
         with self._tx() as db:
-            for table in ("quarantine", "verdicts", "sender_rules", "domains", "tokens", "customers"):
+            for table in (
+                "quarantine",
+                "verdicts",
+                "sender_rules",
+                "domains",
+                "tokens",
+                "customers",
+            ):
                 db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
 
     def is_empty(self) -> bool:
@@ -118,9 +128,7 @@ class Store:
     def create_customer(self, name: str, now: int, plan: str = "business") -> str:
         customer_id = new_id("cus")
         with self._tx() as db:
-            db.execute(
-                "INSERT INTO customers VALUES (?, ?, ?, ?)", (customer_id, name, plan, now)
-            )
+            db.execute("INSERT INTO customers VALUES (?, ?, ?, ?)", (customer_id, name, plan, now))
         return customer_id
 
     def customer(self, customer_id: str) -> dict[str, Any] | None:
@@ -179,7 +187,7 @@ class Store:
                     (new_id("dom"), customer_id, domain, real_mx_host, status, now, now),
                 )
         except sqlite3.IntegrityError as exc:
-            raise Conflict(f"the domain {domain} already exists") from exc
+            raise ConflictError(f"the domain {domain} already exists") from exc
         found = self.get_domain(customer_id, domain)
         assert found is not None
         return found
@@ -228,7 +236,7 @@ class Store:
                     (rule_id, customer_id, domain, pattern, action, note, now),
                 )
         except sqlite3.IntegrityError as exc:
-            raise Conflict(f"a rule for {pattern} already exists on {domain}") from exc
+            raise ConflictError(f"a rule for {pattern} already exists on {domain}") from exc
         row = self._one("SELECT * FROM sender_rules WHERE id = ?", (rule_id,))
         assert row is not None
         return rule_out(row)
@@ -250,16 +258,38 @@ class Store:
         held_rows: list[tuple[Any, ...]] = []
         for v in verdicts:
             verdict_rows.append(
-                (v["id"], customer_id, v["message_id"], v["domain"], v["sender"], v["recipient"],
-                 v["subject"], v["verdict"], v["score"], v["action"], v["scanned_at"],
-                 v["visible_at"])
-            )  # fmt: skip
+                (
+                    v["id"],
+                    customer_id,
+                    v["message_id"],
+                    v["domain"],
+                    v["sender"],
+                    v["recipient"],
+                    v["subject"],
+                    v["verdict"],
+                    v["score"],
+                    v["action"],
+                    v["scanned_at"],
+                    v["visible_at"],
+                )
+            )
             if v["action"] == "quarantined":
                 held_rows.append(
-                    (new_id("qmsg"), customer_id, v["id"], v["domain"], v["sender"],
-                     v["recipient"], v["subject"], v["verdict"], "held", v["scanned_at"],
-                     v["scanned_at"] + QUARANTINE_DAYS * DAY_US, v["visible_at"])
-                )  # fmt: skip
+                    (
+                        new_id("qmsg"),
+                        customer_id,
+                        v["id"],
+                        v["domain"],
+                        v["sender"],
+                        v["recipient"],
+                        v["subject"],
+                        v["verdict"],
+                        "held",
+                        v["scanned_at"],
+                        v["scanned_at"] + QUARANTINE_DAYS * DAY_US,
+                        v["visible_at"],
+                    )
+                )
         with self._tx() as db:
             db.executemany(
                 "INSERT INTO verdicts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", verdict_rows
@@ -271,13 +301,24 @@ class Store:
         return len(verdict_rows)
 
     def list_verdicts(
-        self, customer_id: str, query: PageQuery, now: int,
-        domain: str | None, verdicts: list[str], actions: list[str],
-    ) -> Page:  # fmt: skip
+        self,
+        customer_id: str,
+        query: PageQuery,
+        now: int,
+        domain: str | None,
+        verdicts: list[str],
+        actions: list[str],
+    ) -> Page:
         return self._page(
-            "verdicts", "scanned_at", customer_id, query, visible_at=now, domain=domain,
-            verdict=verdicts, action=actions,
-        )  # fmt: skip
+            "verdicts",
+            "scanned_at",
+            customer_id,
+            query,
+            visible_at=now,
+            domain=domain,
+            verdict=verdicts,
+            action=actions,
+        )
 
     def get_verdict(self, customer_id: str, verdict_id: str, now: int) -> dict[str, Any] | None:
         row = self._one(
@@ -290,9 +331,14 @@ class Store:
         self, customer_id: str, query: PageQuery, now: int, domain: str | None, statuses: list[str]
     ) -> Page:
         page = self._page(
-            "quarantine", "quarantined_at", customer_id, query, visible_at=now, domain=domain,
+            "quarantine",
+            "quarantined_at",
+            customer_id,
+            query,
+            visible_at=now,
+            domain=domain,
             status_at=(statuses, now),
-        )  # fmt: skip
+        )
         return Page([quarantine_out(r, now) for r in page.rows], page.has_more, page.last_key)
 
     def get_quarantined(self, customer_id: str, message_id: str, now: int) -> dict[str, Any] | None:
@@ -310,9 +356,9 @@ class Store:
                 (status, now, message_id),
             )
 
-    def stats(self, customer_id: str, since: int, until: int, now: int, domain: str | None) -> (
-        dict[str, Any]
-    ):
+    def stats(
+        self, customer_id: str, since: int, until: int, now: int, domain: str | None
+    ) -> dict[str, Any]:
         where = "customer_id = ? AND scanned_at >= ? AND scanned_at < ? AND visible_at <= ?"
         args: list[Any] = [customer_id, since, until, now]
         if domain:
@@ -342,11 +388,18 @@ class Store:
 
     # pagination ----------------------------------------------------------------------------------
     def _page(
-        self, table: str, time_column: str, customer_id: str, query: PageQuery, *,
-        visible_at: int | None = None, domain: str | None = None,
-        verdict: list[str] | None = None, action: list[str] | None = None,
+        self,
+        table: str,
+        time_column: str,
+        customer_id: str,
+        query: PageQuery,
+        *,
+        visible_at: int | None = None,
+        domain: str | None = None,
+        verdict: list[str] | None = None,
+        action: list[str] | None = None,
         status_at: tuple[list[str], int] | None = None,
-    ) -> Page:  # fmt: skip
+    ) -> Page:
         where = ["customer_id = ?"]
         args: list[Any] = [customer_id]
         if visible_at is not None:

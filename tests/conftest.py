@@ -13,7 +13,7 @@ from tests.support import Account, SandboxAdmin
 
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[SandboxServer]:
-    """A sandbox at the documented limits (60/min, 600/h per token), seeded with the demo account."""
+    """A sandbox at the documented limits (60/min, 600/h per token), with the demo account."""
     with SandboxServer(SandboxSettings(seed="demo")) as server:
         yield server
 
@@ -38,12 +38,16 @@ def roomy_sandbox() -> Iterator[SandboxServer]:
 
 
 @pytest.fixture
-def sandbox_token_admin(sandbox: SandboxServer, admin: SandboxAdmin) -> tuple[SandboxAdmin, Account]:
+def sandbox_token_admin(
+    sandbox: SandboxServer, admin: SandboxAdmin
+) -> tuple[SandboxAdmin, Account]:
     """The seeded demo customer, reached with a second token of its own (fresh rate budget)."""
     from sandbox.tokens import hash_token
 
     store = sandbox.app.state.sandbox.store
-    row = store._one("SELECT customer_id FROM tokens WHERE hash = ?", (hash_token(sandbox.settings.token),))
+    row = store._one(
+        "SELECT customer_id FROM tokens WHERE hash = ?", (hash_token(sandbox.settings.token),)
+    )
     assert row is not None
     issued = admin.call("POST", "/tokens", {"customer_id": row["customer_id"]})
     return admin, Account(row["customer_id"], issued["id"], issued["token"])

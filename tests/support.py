@@ -40,10 +40,14 @@ class SandboxAdmin:
         issued = self.call("POST", "/tokens", {"customer_name": name})
         account = Account(issued["customer_id"], issued["id"], issued["token"])
         for domain in domains:
-            self.public(account, "POST", "/domains", {"domain": domain, "real_mx_host": f"mail.{domain}"})
+            self.public(
+                account, "POST", "/domains", {"domain": domain, "real_mx_host": f"mail.{domain}"}
+            )
         return account
 
-    def public(self, account: Account, method: str, path: str, json: Any = None) -> requests.Response:
+    def public(
+        self, account: Account, method: str, path: str, json: Any = None
+    ) -> requests.Response:
         return requests.request(
             method,
             f"{self.base_url}/api/v1{path}",

@@ -14,7 +14,10 @@ def test_domain_lifecycle(admin: SandboxAdmin, account: Account) -> None:
     assert unicode.status_code == 422
     assert "punycode" in unicode.json()["error"]["message"]
     created = admin.public(
-        account, "POST", "/domains", {"domain": "XN--Bcher-kva.Example", "real_mx_host": "mail.b.example"}
+        account,
+        "POST",
+        "/domains",
+        {"domain": "XN--Bcher-kva.Example", "real_mx_host": "mail.b.example"},
     )
     assert created.status_code == 201
     domain = created.json()
@@ -22,7 +25,10 @@ def test_domain_lifecycle(admin: SandboxAdmin, account: Account) -> None:
     assert domain["status"] == "pending"
     assert domain["mx_records"][0]["host"].endswith("mxguard.uk")
     again = admin.public(
-        account, "POST", "/domains", {"domain": "xn--bcher-kva.example", "real_mx_host": "x.example"}
+        account,
+        "POST",
+        "/domains",
+        {"domain": "xn--bcher-kva.example", "real_mx_host": "x.example"},
     )
     assert again.status_code == 409
     assert again.json()["error"] == {
@@ -30,7 +36,9 @@ def test_domain_lifecycle(admin: SandboxAdmin, account: Account) -> None:
         "message": "the domain xn--bcher-kva.example already exists",
         "param": "domain",
     }
-    assert admin.public(account, "GET", "/domains/xn--bcher-KVA.example").json()["id"] == domain["id"]
+    assert (
+        admin.public(account, "GET", "/domains/xn--bcher-KVA.example").json()["id"] == domain["id"]
+    )
     updated = admin.public(
         account, "PATCH", "/domains/xn--bcher-kva.example", {"real_mx_host": "mail2.b.example"}
     ).json()
@@ -66,14 +74,19 @@ def test_sender_rules(admin: SandboxAdmin, account: Account) -> None:
     rule = admin.public(account, "POST", path, {"pattern": "*@Spam.Example", "action": "block"})
     assert rule.status_code == 201
     assert rule.json()["pattern"] == "*@spam.example"
-    duplicate = admin.public(account, "POST", path, {"pattern": "*@spam.example", "action": "allow"})
+    duplicate = admin.public(
+        account, "POST", path, {"pattern": "*@spam.example", "action": "allow"}
+    )
     assert duplicate.status_code == 409
     for pattern in ("friend@partner.example", "partner.example"):
         assert admin.public(account, "POST", path, {"pattern": pattern, "action": "allow"}).ok
     bad = admin.public(account, "POST", path, {"pattern": "a b@x", "action": "allow"})
     assert bad.status_code == 422
     assert bad.json()["error"]["param"] == "pattern"
-    assert admin.public(account, "POST", path, {"pattern": "x.example", "action": "maybe"}).status_code == 422
+    assert (
+        admin.public(account, "POST", path, {"pattern": "x.example", "action": "maybe"}).status_code
+        == 422
+    )
     listed = admin.public(account, "GET", path).json()["data"]
     assert len(listed) == 3
     rule_id = rule.json()["id"]
@@ -83,7 +96,11 @@ def test_sender_rules(admin: SandboxAdmin, account: Account) -> None:
 
 def test_quarantine_release_and_report(admin: SandboxAdmin, account: Account) -> None:
     admin.add_verdicts(
-        account, [{"domain": "example.com", "verdict": "spam"}, {"domain": "example.com", "verdict": "phishing"}]
+        account,
+        [
+            {"domain": "example.com", "verdict": "spam"},
+            {"domain": "example.com", "verdict": "phishing"},
+        ],
     )
     first, second = admin.public(account, "GET", "/quarantine?order=asc").json()["data"]
     assert first["status"] == "held"

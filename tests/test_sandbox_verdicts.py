@@ -20,7 +20,9 @@ def _all(admin: SandboxAdmin, account: Account, query: str) -> list[dict[str, An
         cursor = page["next_cursor"]
 
 
-def test_hundreds_of_ties_page_without_loss_or_repeat(admin: SandboxAdmin, account: Account) -> None:
+def test_hundreds_of_ties_page_without_loss_or_repeat(
+    admin: SandboxAdmin, account: Account
+) -> None:
     stamp = "2026-01-02T03:04:05.000000Z"
     admin.traffic(account, 450, scanned_at=stamp, seed=1)
     items = _all(admin, account, "order=asc&limit=100")
@@ -58,17 +60,23 @@ def test_a_late_verdict_appears_after_newer_ones(admin: SandboxAdmin, account: A
 
 
 def test_filters_since_until_domain_verdict_action(admin: SandboxAdmin, account: Account) -> None:
-    admin.public(account, "POST", "/domains", {"domain": "b.example", "real_mx_host": "mx.b.example"})
+    admin.public(
+        account, "POST", "/domains", {"domain": "b.example", "real_mx_host": "mx.b.example"}
+    )
     admin.add_verdicts(
         account,
         [
             {"domain": "example.com", "verdict": "spam", "scanned_at": "2026-03-01T00:00:00Z"},
             {"domain": "example.com", "verdict": "clean", "scanned_at": "2026-03-01T00:00:01Z"},
             {"domain": "b.example", "verdict": "phishing", "scanned_at": "2026-03-01T00:00:02Z"},
-            {"domain": "b.example", "verdict": "malware", "action": "rejected",
-             "scanned_at": "2026-03-01T00:00:03Z"},
+            {
+                "domain": "b.example",
+                "verdict": "malware",
+                "action": "rejected",
+                "scanned_at": "2026-03-01T00:00:03Z",
+            },
         ],
-    )  # fmt: skip
+    )
     assert len(_all(admin, account, "since=2026-03-01T00:00:01Z&until=2026-03-01T00:00:03Z")) == 2
     assert {v["domain"] for v in _all(admin, account, "domain=b.example")} == {"b.example"}
     kinds = {v["verdict"] for v in _all(admin, account, "verdict=spam&verdict=phishing")}
