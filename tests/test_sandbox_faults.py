@@ -53,8 +53,8 @@ def test_a_delay_fault_slows_the_answer(admin: SandboxAdmin, account: Account) -
     response = admin.public(account, "GET", "/me")
     assert response.status_code == 200
     assert time.monotonic() - started >= 0.3
+    admin.fault(kind="delay", delay_seconds=1.0, token_id=account.token_id)
     with pytest.raises(requests.Timeout):
-        admin.fault(kind="delay", delay_seconds=1.0, token_id=account.token_id)
         requests.get(
             f"{admin.base_url}/api/v1/me",
             headers={"Authorization": f"Bearer {account.token}"},
