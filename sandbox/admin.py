@@ -58,7 +58,9 @@ class VerdictIn(Body):
     score: float = Field(default=1.0, ge=0, le=100)
     action: s.VerdictAction | None = None
     scanned_at: str | None = Field(default=None, description="Default: the sandbox's now.")
-    visible_after_seconds: float = Field(default=0.0, ge=0)
+    visible_after_seconds: float = Field(
+        default=0.0, ge=0, description="Visible this long after scanned_at (late arrival)."
+    )
 
 
 class VerdictsIn(Body):
@@ -136,7 +138,7 @@ def add_verdicts(state: Admin, body: VerdictsIn) -> dict[str, Any]:
                 "score": v.score,
                 "action": getattr(action, "value", action),
                 "scanned_at": scanned,
-                "visible_at": max(scanned, now) + int(v.visible_after_seconds * MICROS),
+                "visible_at": scanned + int(v.visible_after_seconds * MICROS),
             }
         )
     state.store.insert_verdicts(customer_id, rows)
@@ -171,7 +173,7 @@ def traffic(state: Admin, body: TrafficIn) -> dict[str, Any]:
     for _ in range(body.count):
         scanned = fixed if fixed is not None else now - (rng.randint(0, spread) if spread else 0)
         verdict = make_verdict(rng, domains, scanned, rules)
-        verdict["visible_at"] = max(scanned, now) + late
+        verdict["visible_at"] = scanned + late
         made.append(verdict)
     state.store.insert_verdicts(customer_id, made)
     times = [v["scanned_at"] for v in made]

@@ -1,0 +1,55 @@
+"""What a polling trigger is: a page source over items with an id and a timestamp, plus filters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+
+from api_client import MxGuardClient
+
+MICROS = 1_000_000
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+Filters = TypeVar("Filters", bound=BaseModel)
+
+
+def to_micros(value: datetime) -> int:
+    """Exact integer microseconds since the epoch (floats would break ties)."""
+    return (value - EPOCH) // timedelta(microseconds=1)
+
+
+def from_micros(value: int) -> datetime:
+    return EPOCH + timedelta(microseconds=value)
+
+
+@dataclass(frozen=True)
+class FetchedPage:
+    items: Sequence[BaseModel]
+    next_cursor: str | None
+
+
+PageFetcher = Callable[[MxGuardClient, Any, datetime | None, str | None, int, str], FetchedPage]
+"""(client, filters, since, cursor, limit, order) -> one page, ``order`` being asc or desc."""
+
+
+@dataclass(frozen=True)
+class TriggerDefinition(Generic[Filters]):
+    """One polling trigger; everything else (manifests, exports, the CLI) is derived from it."""
+
+    key: str
+    noun: str
+    label: str
+    description: str
+    filters: type[Filters]
+    output: type[BaseModel]
+    time_field: str
+    fetch: PageFetcher
+    id_field: str = "id"
+
+    def item_key(self, item: BaseModel) -> tuple[int, str]:
+        """(timestamp in µs, id) of an item: the order in which items come out."""
+        stamp = getattr(item, self.time_field)
+        return to_micros(stamp), str(getattr(item, self.id_field))
