@@ -25,7 +25,7 @@ class ActionInput(BaseModel):
 
 
 class ActionConflictError(Exception):
-    """The request cannot be done as asked in the account's current state; says why and what to do."""
+    """The request cannot be done in the account's current state; says why and what to do."""
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)

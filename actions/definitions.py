@@ -197,8 +197,11 @@ def find_quarantined_message(
 
 
 def _matches(message: QuarantinedMessage, data: FindQuarantinedMessageInput) -> bool:
-    wanted = ((data.sender, message.sender), (data.recipient, message.recipient),
-              (data.subject, message.subject))  # fmt: skip
+    wanted = (
+        (data.sender, message.sender),
+        (data.recipient, message.recipient),
+        (data.subject, message.subject),
+    )
     return all(needle is None or needle.lower() in text.lower() for needle, text in wanted)
 
 
@@ -206,63 +209,108 @@ ACTIONS: dict[str, ActionDefinition[BaseModel]] = {
     a.key: a  # type: ignore[misc]
     for a in (
         ActionDefinition(
-            "add_domain", "Domain", "Add Domain",
+            "add_domain",
+            "Domain",
+            "Add Domain",
             "Adds a domain to MxGuard, delivering its clean mail to your own MX host.",
-            "create", AddDomainInput, DomainResult, add_domain,
+            "create",
+            AddDomainInput,
+            DomainResult,
+            add_domain,
             "Same domain and MX host: returns it (outcome 'existing'). Another MX host: a "
             "conflict error; use Update Domain.",
         ),
         ActionDefinition(
-            "update_domain", "Domain", "Update Domain",
+            "update_domain",
+            "Domain",
+            "Update Domain",
             "Changes the MX host MxGuard delivers a domain's clean mail to.",
-            "update", UpdateDomainInput, DomainResult, update_domain,
+            "update",
+            UpdateDomainInput,
+            DomainResult,
+            update_domain,
             "Setting the same MX host again changes nothing.",
         ),
         ActionDefinition(
-            "remove_domain", "Domain", "Remove Domain",
+            "remove_domain",
+            "Domain",
+            "Remove Domain",
             "Removes a domain (and its sender rules) from MxGuard.",
-            "delete", DomainInput, Removal, remove_domain,
+            "delete",
+            DomainInput,
+            Removal,
+            remove_domain,
             "Removing a domain that is not there reports 'already_absent'.",
         ),
         ActionDefinition(
-            "add_sender_rule", "Sender Rule", "Add Sender Rule",
+            "add_sender_rule",
+            "Sender Rule",
+            "Add Sender Rule",
             "Allows or blocks a sender address, a whole sender domain, or *@domain, for one of "
             "your domains.",
-            "create", AddSenderRuleInput, SenderRuleResult, add_sender_rule,
+            "create",
+            AddSenderRuleInput,
+            SenderRuleResult,
+            add_sender_rule,
             "The same pattern and action: returns the rule (outcome 'existing'). The same "
             "pattern with the other action: a conflict error.",
         ),
         ActionDefinition(
-            "remove_sender_rule", "Sender Rule", "Remove Sender Rule",
+            "remove_sender_rule",
+            "Sender Rule",
+            "Remove Sender Rule",
             "Removes an allow or block rule from a domain.",
-            "delete", RemoveSenderRuleInput, Removal, remove_sender_rule,
+            "delete",
+            RemoveSenderRuleInput,
+            Removal,
+            remove_sender_rule,
             "Removing a rule that is not there reports 'already_absent'.",
         ),
         ActionDefinition(
-            "release_message", "Quarantined Message", "Release Message",
+            "release_message",
+            "Quarantined Message",
+            "Release Message",
             "Releases a held message from quarantine to its recipient.",
-            "update", MessageInput, MessageResult, release_message,
+            "update",
+            MessageInput,
+            MessageResult,
+            release_message,
             "Releasing a message already released returns it (outcome 'already_released'); a "
             "reported or expired one is a conflict error.",
         ),
         ActionDefinition(
-            "report_spam", "Quarantined Message", "Report Spam",
+            "report_spam",
+            "Quarantined Message",
+            "Report Spam",
             "Reports a quarantined message as spam, which trains MxGuard's filter.",
-            "update", MessageInput, MessageResult, report_spam,
+            "update",
+            MessageInput,
+            MessageResult,
+            report_spam,
             "Reporting it again returns it (outcome 'already_reported').",
         ),
         ActionDefinition(
-            "find_domain", "Domain", "Find Domain",
+            "find_domain",
+            "Domain",
+            "Find Domain",
             "Finds a domain of the account by name.",
-            "search", DomainInput, Domain, find_domain,
+            "search",
+            DomainInput,
+            Domain,
+            find_domain,
             "A search; it changes nothing.",
         ),
         ActionDefinition(
-            "find_quarantined_message", "Quarantined Message", "Find Quarantined Message",
+            "find_quarantined_message",
+            "Quarantined Message",
+            "Find Quarantined Message",
             "Finds quarantined messages, newest first, by domain, sender, recipient, subject "
             "and status.",
-            "search", FindQuarantinedMessageInput, QuarantinedMessage, find_quarantined_message,
+            "search",
+            FindQuarantinedMessageInput,
+            QuarantinedMessage,
+            find_quarantined_message,
             "A search; it changes nothing.",
         ),
     )
-}  # fmt: skip
+}

@@ -1,8 +1,9 @@
 """Input field types shared by the actions, validated before any request is sent.
 
-Domain names: lower case, IDNs converted to punycode (``bücher.example`` -> ``xn--bcher-kva.example``),
-every label 1-63 letters, digits or hyphens not at either end, 253 characters at most, a top label
-that starts with a letter. Sender patterns: an address, a whole domain or ``*@domain``.
+Domain names: lower case, IDNs converted to punycode (``bücher.example`` becomes
+``xn--bcher-kva.example``), every label 1-63 letters, digits or hyphens not at either end, 253
+characters at most, a top label that starts with a letter. Sender patterns: an address, a whole
+domain or ``*@domain``.
 """
 
 from __future__ import annotations

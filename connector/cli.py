@@ -1,21 +1,272 @@
-"""The ``mxguard`` command line."""
+"""The ``mxguard`` command line: list, me, poll, run, demo, sandbox, contract."""
 
 from __future__ import annotations
 
+import json
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
+from pydantic import BaseModel, ValidationError
 
-from connector import __version__, contract
+from api_client import MxGuardClient
+from connector import __version__, contract, registry
+from connector.exits import Exit, describe
+from connector.options import collect, options_for
+from connector.polling import describe_report, json_lines_sink, make_poller, open_store
 
 SPEC_PATH = Path("manifests") / "openapi.json"
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@dataclass
+class Settings:
+    token: str | None
+    base_url: str | None
+    quiet: bool
+
+    def client(self) -> MxGuardClient:
+        return MxGuardClient(self.token, self.base_url)
+
+    def say(self, message: str) -> None:
+        if not self.quiet:
+            click.echo(message, err=True)
+
+
+class NamedGroup(click.Group):
+    """Subcommands answer to snake_case and kebab-case alike."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, registry.kebab(registry.normalize(cmd_name)))
+
+
+@click.group(context_settings=CONTEXT)
 @click.version_option(__version__, prog_name="mxguard")
-def main() -> None:
-    """MxGuard connector bundle: poll triggers, run actions, export integrations, run a sandbox."""
+@click.option(
+    "--token",
+    envvar="MXGUARD_API_TOKEN",
+    help="API token [env: MXGUARD_API_TOKEN; prefer the variable: arguments are visible to "
+    "other users of the machine].",
+)
+@click.option(
+    "--base-url",
+    envvar="MXGUARD_API_URL",
+    help="API address [env: MXGUARD_API_URL; default: https://app.mxguard.uk].",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress or status lines on stderr.")
+@click.pass_context
+def main(ctx: click.Context, token: str | None, base_url: str | None, quiet: bool) -> None:
+    """MxGuard connector bundle: poll triggers, run actions, run a local sandbox.
+
+    \b
+    Exit codes: 0 ok, 1 unexpected error, 2 usage, 3 invalid input, 4 token or authentication,
+    5 not found, 6 conflict, 7 rate limited, 8 MxGuard unreachable or failing, 130 interrupted.
+    """
+    ctx.obj = Settings(token, base_url, quiet)
+
+
+@main.command(name="list")
+def list_operations() -> None:
+    """Every trigger and action, one line each."""
+    from actions import ACTIONS
+    from triggers import TRIGGERS
+
+    width = max(len(k) for k in [*TRIGGERS, *ACTIONS]) + 2
+    for key, definition in TRIGGERS.items():
+        click.echo(f"trigger  {registry.kebab(key):<{width}}{definition.description}")
+    for key, action in ACTIONS.items():
+        kind = "search " if action.kind == "search" else "action "
+        click.echo(f"{kind}  {registry.kebab(key):<{width}}{action.description}")
+
+
+@main.command()
+@click.pass_obj
+def me(settings: Settings) -> None:
+    """Verify the token and print the account."""
+    with settings.client() as client:
+        click.echo(client.me().model_dump_json(indent=2))
+
+
+# poll ----------------------------------------------------------------------------------------
+@main.group(cls=NamedGroup)
+def poll() -> None:
+    """Poll a trigger: one JSON object per line per new item.
+
+    The first poll starts from now (or --since); the cursor is kept in --state, keyed by trigger,
+    token and filters, and committed after each page is written. See docs/delivery-guarantees.md.
+    """
+
+
+def _poll_command(key: str) -> click.Command:
+    from triggers import TRIGGERS
+
+    trigger = TRIGGERS[key]
+
+    @click.pass_context
+    def command(ctx: click.Context, /, **params: Any) -> None:
+        settings: Settings = ctx.find_object(Settings)  # type: ignore[assignment]
+        filters = trigger.filters.model_validate(collect(trigger.filters, params, None))
+        store = open_store(params["state"])
+        with settings.client() as client:
+            if params["sample"]:
+                poller = make_poller(trigger, client, filters, store)
+                json_lines_sink()(poller.sample(params["limit"]))
+                return
+            start = _since(params["since"])
+            poller = make_poller(
+                trigger,
+                client,
+                filters,
+                store,
+                start_us=start,
+                page_size=params["page_size"],
+                sweep_interval_s=params["look_back_every"],
+            )
+            if params["reset"] and hasattr(store, "forget"):
+                store.forget(poller.key)
+            if start is not None and store.load(poller.key) is not None:
+                settings.say("note: --since applies to a new cursor only; add --reset to restart")
+            sink = json_lines_sink()
+            while True:
+                report = poller.poll(sink)
+                settings.say(describe_report(trigger, report))
+                if not params["follow"]:
+                    return
+                time.sleep(params["interval"])
+
+    params: list[click.Parameter] = [
+        *options_for(trigger.filters),
+        click.Option(
+            ["--state"],
+            metavar="PATH",
+            help="Cursor database (default: in the user data folder; ':memory:': none).",
+        ),
+        click.Option(
+            ["--since"],
+            metavar="TIME",
+            help="Backfill: a new cursor starts here (RFC 3339) instead of now.",
+        ),
+        click.Option(
+            ["--sample"],
+            is_flag=True,
+            help="Print the newest items without reading or moving the cursor.",
+        ),
+        click.Option(
+            ["--limit"],
+            type=click.IntRange(1, 100),
+            default=3,
+            show_default=True,
+            help="How many items --sample prints.",
+        ),
+        click.Option(["--follow"], is_flag=True, help="Keep polling until interrupted."),
+        click.Option(
+            ["--interval"],
+            type=click.FloatRange(1),
+            default=60.0,
+            show_default=True,
+            help="Seconds between polls with --follow.",
+        ),
+        click.Option(["--reset"], is_flag=True, help="Forget the cursor first (starts from now)."),
+        click.Option(["--page-size"], type=click.IntRange(1, 500), default=500, show_default=True),
+        click.Option(
+            ["--look-back-every"],
+            type=click.FloatRange(1),
+            default=120.0,
+            show_default=True,
+            help="Seconds between look-backs for late items.",
+        ),
+    ]
+    return click.Command(
+        registry.kebab(key),
+        callback=command,
+        params=params,
+        help=trigger.description,
+        short_help=trigger.label,
+    )
+
+
+def _since(text: str | None) -> int | None:
+    if text is None:
+        return None
+    from datetime import datetime
+
+    from triggers.base import to_micros
+
+    try:
+        value = datetime.fromisoformat(text.replace("z", "Z"))
+    except ValueError as exc:
+        raise click.BadParameter(f"not an RFC 3339 time: {exc}", param_hint="--since") from exc
+    if value.tzinfo is None:
+        raise click.BadParameter(
+            "give a time zone, e.g. 2026-11-23T10:00:00Z", param_hint="--since"
+        )
+    return to_micros(value)
+
+
+# run -----------------------------------------------------------------------------------------
+@main.group(cls=NamedGroup)
+def run() -> None:
+    """Run an action or search; inputs as --input JSON (as platforms pass them) or one flag each."""
+
+
+def _run_command(key: str) -> click.Command:
+    from actions import ACTIONS
+
+    action = ACTIONS[key]
+
+    @click.pass_context
+    def command(ctx: click.Context, /, **params: Any) -> None:
+        settings: Settings = ctx.find_object(Settings)  # type: ignore[assignment]
+        data = action.input.model_validate(collect(action.input, params, params["input"]))
+        with settings.client() as client:
+            result = action.execute(client, data)
+        click.echo(_to_json(result))
+
+    params: list[click.Parameter] = [
+        *options_for(action.input),
+        click.Option(["--input", "input"], metavar="JSON", help="All inputs as one JSON object."),
+    ]
+    return click.Command(
+        registry.kebab(key),
+        callback=command,
+        params=params,
+        help=f"{action.description}\n\nOn repeat: {action.on_repeat}",
+        short_help=action.label,
+    )
+
+
+def _to_json(result: Any) -> str:
+    if isinstance(result, list):
+        return json.dumps([r.model_dump(mode="json") for r in result], indent=2)
+    assert isinstance(result, BaseModel)
+    return result.model_dump_json(indent=2)
+
+
+# demo and sandbox ----------------------------------------------------------------------------
+@main.command()
+@click.option(
+    "--rounds",
+    type=click.IntRange(1, 100),
+    default=8,
+    show_default=True,
+    help="Rounds of traffic to show.",
+)
+@click.option(
+    "--pause",
+    type=click.FloatRange(0, 60),
+    default=1.0,
+    show_default=True,
+    help="Seconds between rounds.",
+)
+@click.option("--seed", type=int, default=7, show_default=True, help="Traffic generator seed.")
+def demo(rounds: int, pause: float, seed: int) -> None:
+    """The main job on the embedded sandbox: follow triggers, release a message, block a sender."""
+    from connector.demo import run_demo
+
+    run_demo(rounds=rounds, pause=pause, seed=seed)
 
 
 @main.command()
@@ -66,6 +317,7 @@ def sandbox(
     serve_forever(settings, host, port)
 
 
+# contract ------------------------------------------------------------------------------------
 @main.group(name="contract")
 def contract_group() -> None:
     """The API contract, manifests/openapi.json."""
@@ -100,3 +352,39 @@ def contract_diff(published: Path, path: Path) -> None:
     if lines:
         sys.exit(1)
     click.echo("no differences")
+
+
+def _register() -> None:
+    from actions import ACTIONS
+    from triggers import TRIGGERS
+
+    for key in TRIGGERS:
+        poll.add_command(_poll_command(key))
+    for key in ACTIONS:
+        run.add_command(_run_command(key))
+
+
+_register()
+
+
+def entry() -> None:
+    """Console script: run the CLI, turning errors into a message and an exit code."""
+    debug = "--debug" in sys.argv
+    if debug:
+        sys.argv.remove("--debug")
+    try:
+        main.main(standalone_mode=False)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except click.ClickException as usage:
+        usage.show()
+        sys.exit(Exit.USAGE if usage.exit_code == 2 else usage.exit_code)
+    except (click.Abort, KeyboardInterrupt):
+        click.echo("interrupted", err=True)
+        sys.exit(Exit.INTERRUPTED)
+    except (ValidationError, Exception) as error:
+        if debug:
+            raise
+        code, message = describe(error)
+        click.echo(f"mxguard: {message}", err=True)
+        sys.exit(code)

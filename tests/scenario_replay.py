@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 from collections.abc import Sequence
@@ -13,9 +14,9 @@ from pydantic import BaseModel
 from api_client import MxGuardClient
 from connector.cursor_store import SQLiteCursorStore
 from sandbox.timefmt import format_us, parse_to_us
+from tests.support import Account, SandboxAdmin
 from triggers import NEW_VERDICT, CursorPolicy, Poller
 from triggers.definitions import VerdictFilters
-from tests.support import Account, SandboxAdmin
 
 SCENARIO_FILE = Path(__file__).parent / "data" / "cursor_scenarios.json"
 MICROS = 1_000_000
@@ -36,7 +37,7 @@ def expand(expect: Sequence[Any]) -> list[str]:
     return ids
 
 
-class SimulatedCrash(Exception):
+class SimulatedCrashError(Exception):
     """The process died after a sink delivered a page, before the cursor was committed."""
 
 
@@ -53,17 +54,26 @@ class ScenarioRun:
         self.policy = CursorPolicy(defaults["lateness_bound_s"], defaults["sweep_interval_s"])
         self.page_size = defaults["page_size"]
         self.client = MxGuardClient(
-            account.token, admin.base_url, per_minute=10**6, per_hour=10**7, rate_limit_db=":memory:"
+            account.token,
+            admin.base_url,
+            per_minute=10**6,
+            per_hour=10**7,
+            rate_limit_db=":memory:",
         )
         self.poller = self._new_poller()
 
     def _new_poller(self) -> Poller:
         return Poller(
-            trigger=NEW_VERDICT, client=self.client, filters=VerdictFilters(),
-            store=SQLiteCursorStore(self.state_path), key="scenario",
-            clock_us=lambda: self.t0 + int(self.elapsed * MICROS), policy=self.policy,
-            page_size=self.page_size, start_us=self.t0,
-        )  # fmt: skip
+            trigger=NEW_VERDICT,
+            client=self.client,
+            filters=VerdictFilters(),
+            store=SQLiteCursorStore(self.state_path),
+            key="scenario",
+            clock_us=lambda: self.t0 + int(self.elapsed * MICROS),
+            policy=self.policy,
+            page_size=self.page_size,
+            start_us=self.t0,
+        )
 
     def _verdict(self, item_id: str, at: float, late: float = 0) -> dict[str, Any]:
         return {
@@ -104,15 +114,13 @@ class ScenarioRun:
         def sink(items: Sequence[BaseModel]) -> None:
             nonlocal pages
             pages += 1
-            emitted.extend(str(getattr(item, "id")).split("_", 1)[1] for item in items)
+            emitted.extend(str(item.model_dump()["id"]).split("_", 1)[1] for item in items)
             if step.get("crash_after_page") == pages:
-                raise SimulatedCrash
+                raise SimulatedCrashError
             if hook and hook["page"] == pages:
                 for inner in hook["steps"]:
                     self.run_step(inner)
 
-        try:
+        with contextlib.suppress(SimulatedCrashError):
             self.poller.poll(sink, max_pages=step.get("max_pages"))
-        except SimulatedCrash:
-            pass
         return emitted

@@ -110,12 +110,20 @@ def test_release_and_report_repeat_safely(
     admin.add_verdicts(
         account,
         [
-            {"domain": "example.com", "verdict": "spam", "sender": "promo@deals.example",
-             "subject": "Cheap watches"},
-            {"domain": "example.com", "verdict": "phishing", "sender": "it@phish.example",
-             "subject": "Verify your mailbox"},
+            {
+                "domain": "example.com",
+                "verdict": "spam",
+                "sender": "promo@deals.example",
+                "subject": "Cheap watches",
+            },
+            {
+                "domain": "example.com",
+                "verdict": "phishing",
+                "sender": "it@phish.example",
+                "subject": "Verify your mailbox",
+            },
         ],
-    )  # fmt: skip
+    )
     found = run(client, "find_quarantined_message", sender="DEALS.example")
     assert [m.subject for m in found] == ["Cheap watches"]
     message_id = found[0].id

@@ -46,21 +46,33 @@ class NoFilters(TriggerFilters):
 
 
 def _verdicts(
-    client: MxGuardClient, filters: VerdictFilters, since: datetime | None,
-    cursor: str | None, limit: int, order: str,
-) -> FetchedPage:  # fmt: skip
+    client: MxGuardClient,
+    filters: VerdictFilters,
+    since: datetime | None,
+    cursor: str | None,
+    limit: int,
+    order: str,
+) -> FetchedPage:
     page = client.verdicts.page(
-        domain=filters.domain, verdict=[v.value for v in filters.verdict] or None,
-        action=[a.value for a in filters.action] or None, since=since, order=order,
-        limit=limit, cursor=cursor,
-    )  # fmt: skip
+        domain=filters.domain,
+        verdict=[v.value for v in filters.verdict] or None,
+        action=[a.value for a in filters.action] or None,
+        since=since,
+        order=order,
+        limit=limit,
+        cursor=cursor,
+    )
     return FetchedPage(page.data, page.next_cursor if page.has_more else None)
 
 
 def _quarantine(
-    client: MxGuardClient, filters: QuarantineFilters, since: datetime | None,
-    cursor: str | None, limit: int, order: str,
-) -> FetchedPage:  # fmt: skip
+    client: MxGuardClient,
+    filters: QuarantineFilters,
+    since: datetime | None,
+    cursor: str | None,
+    limit: int,
+    order: str,
+) -> FetchedPage:
     page = client.quarantine.page(
         domain=filters.domain, since=since, order=order, limit=limit, cursor=cursor
     )
@@ -68,9 +80,13 @@ def _quarantine(
 
 
 def _domains(
-    client: MxGuardClient, filters: NoFilters, since: datetime | None,
-    cursor: str | None, limit: int, order: str,
-) -> FetchedPage:  # fmt: skip
+    client: MxGuardClient,
+    filters: NoFilters,
+    since: datetime | None,
+    cursor: str | None,
+    limit: int,
+    order: str,
+) -> FetchedPage:
     page = client.domains.page(since=since, order=order, limit=limit, cursor=cursor)
     return FetchedPage(page.data, page.next_cursor if page.has_more else None)
 

@@ -10,7 +10,7 @@ consumers dedupe by ``id``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
@@ -44,7 +44,7 @@ class Poller:
     store: CursorStore
     key: str
     clock_us: Callable[[], int]
-    policy: CursorPolicy = CursorPolicy()
+    policy: CursorPolicy = field(default_factory=CursorPolicy)
     page_size: int = MAX_PAGE_SIZE
     start_us: int | None = None
     """Backfill: where a trigger without a cursor starts (default: now)."""
@@ -64,9 +64,13 @@ class Poller:
         page_cursor: str | None = None
         while True:
             page = self.trigger.fetch(
-                self.client, self.filters, from_micros(plan.since), page_cursor,
-                self.page_size, "asc",
-            )  # fmt: skip
+                self.client,
+                self.filters,
+                from_micros(plan.since),
+                page_cursor,
+                self.page_size,
+                "asc",
+            )
             report.pages += 1
             fresh = [item for item in page.items if cursor.is_new(*self._key(item))]
             if fresh:

@@ -1,0 +1,129 @@
+"""``MxGuardClient``: the entry point that wires token, rate limits, retries and resources."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from types import TracebackType
+
+import requests
+
+from api_client.auth import Secret, load_token
+from api_client.config import (
+    DEFAULT_MAX_RATE_LIMIT_WAIT,
+    DEFAULT_PER_HOUR,
+    DEFAULT_PER_MINUTE,
+    DEFAULT_TIMEOUT,
+    Clock,
+    Jitter,
+    Sleep,
+    resolve_base_url,
+    user_agent,
+)
+from api_client.models import Account, Stats
+from api_client.ratelimit import DEFAULT_MARGIN, RateBudget, TokenRateLimiter
+from api_client.resources import AccountResource, Domains, Quarantine, SenderRules, Verdicts
+from api_client.resources._base import TimeArg
+from api_client.retry import RetryPolicy, equal_jitter
+from api_client.transport import Timeout, Transport
+
+
+class MxGuardClient:
+    """A typed client for the MxGuard API v1; use it as a context manager.
+
+    ``token`` defaults to ``$MXGUARD_API_TOKEN`` and ``base_url`` to ``$MXGUARD_API_URL``, then to
+    ``https://app.mxguard.uk``. The token is checked before anything is sent
+    (``InvalidTokenError``) and never shown in full.
+
+    Rate limits: every request first takes a slot in both windows (``per_minute``, ``per_hour``)
+    of a budget kept in ``rate_limit_db`` (default: a file in the user cache directory shared by
+    every process on this machine; ``":memory:"`` for a private one), and the client also obeys
+    the server's ``X-RateLimit-*`` headers. A wait longer than ``max_rate_limit_wait`` raises
+    ``RateBudgetExhaustedError`` (or ``RateLimitedError`` on a 429) instead of sleeping.
+
+    ``clock`` (Unix seconds), ``sleep`` and ``jitter`` are injectable so that tests are exact
+    and fast.
+    """
+
+    def __init__(
+        self,
+        token: str | Secret | None = None,
+        base_url: str | None = None,
+        *,
+        timeout: Timeout = DEFAULT_TIMEOUT,
+        per_minute: int = DEFAULT_PER_MINUTE,
+        per_hour: int = DEFAULT_PER_HOUR,
+        rate_limit_margin: float = DEFAULT_MARGIN,
+        rate_limit_db: str | Path | None = None,
+        max_rate_limit_wait: float = DEFAULT_MAX_RATE_LIMIT_WAIT,
+        retry: RetryPolicy | None = None,
+        clock: Clock = time.time,
+        sleep: Sleep = time.sleep,
+        jitter: Jitter = equal_jitter,
+        session: requests.Session | None = None,
+    ) -> None:
+        self._secret = load_token(token)
+        self.base_url = resolve_base_url(base_url)
+        limiter = TokenRateLimiter(
+            self._secret.fingerprint,
+            per_minute=per_minute,
+            per_hour=per_hour,
+            margin=rate_limit_margin,
+            path=rate_limit_db,
+            clock=clock,
+        )
+        self._transport = Transport(
+            base_url=self.base_url,
+            secret=self._secret,
+            limiter=limiter,
+            timeout=timeout,
+            retry=retry or RetryPolicy(),
+            max_rate_limit_wait=max_rate_limit_wait,
+            clock=clock,
+            sleep=sleep,
+            jitter=jitter,
+            user_agent=user_agent(),
+            session=session,
+        )
+        self._account = AccountResource(self._transport)
+        self.domains = Domains(self._transport)
+        self.sender_rules = SenderRules(self._transport)
+        self.verdicts = Verdicts(self._transport)
+        self.quarantine = Quarantine(self._transport)
+
+    @property
+    def token(self) -> Secret:
+        """The token, as a ``Secret`` (``.redacted`` to show, ``.fingerprint`` to key files)."""
+        return self._secret
+
+    @property
+    def rate_budget(self) -> RateBudget:
+        """Requests left in the minute and hour windows, and what the server last reported."""
+        return self._transport.rate_budget
+
+    def me(self) -> Account:
+        """Verify the token; the account, the token's prefix and the documented limits."""
+        return self._account.me()
+
+    def stats(
+        self, *, since: TimeArg = None, until: TimeArg = None, domain: str | None = None
+    ) -> Stats:
+        """Counts over ``[since, until)`` (default: the last 24 h), optionally for one domain."""
+        return self._account.stats(since=since, until=until, domain=domain)
+
+    def close(self) -> None:
+        self._transport.close()
+
+    def __enter__(self) -> MxGuardClient:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"MxGuardClient(base_url={self.base_url!r}, token={self._secret!r})"

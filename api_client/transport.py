@@ -1,0 +1,350 @@
+"""The one place that speaks HTTP to MxGuard: rate limits, retries, errors, logging.
+
+Every request goes: wait for the rate budget -> send -> note ``X-RateLimit-*`` -> on failure decide
+(``retry.py``) to wait and re-send or to raise. Errors are built from the status and the contract's
+error body and raised outside any ``except`` block, so they are never chained to a ``requests``
+exception (which holds the prepared request, ``Authorization`` header included). Log lines name
+method, path, status and request id, never the token.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import requests
+from pydantic import BaseModel, ValidationError
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, ReadTimeoutError
+
+from api_client.auth import BearerAuth, Secret
+from api_client.config import API_PREFIX, Clock, Jitter, Sleep
+from api_client.errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    MalformedResponseError,
+    RateBudgetExhaustedError,
+    RateLimitedError,
+    error_class,
+)
+from api_client.ratelimit import RateBudget, ServerRateState, TokenRateLimiter, budget
+from api_client.retry import RETRY_STATUSES, RetryPolicy, is_read, may_resend, parse_retry_after
+
+logger = logging.getLogger("api_client")
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+Timeout = float | tuple[float, float]
+_NOT_JSON = object()
+_SNIPPET = 200
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A successful answer, its body already decoded from JSON (None when empty)."""
+
+    status: int
+    data: Any
+    request_id: str | None
+    method: str
+    path: str
+
+    def parse(self, model: type[ModelT]) -> ModelT:
+        """The body as ``model``; ``MalformedResponseError`` if it does not fit the contract."""
+        try:
+            return model.model_validate(self.data)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in e['loc']) or 'body'}: {e['msg']}"
+                for e in exc.errors(include_url=False, include_input=False)[:3]
+            )
+        raise MalformedResponseError(
+            f"the answer does not match the contract's {model.__name__}: {problems}",
+            status=self.status,
+            request_id=self.request_id,
+            method=self.method,
+            path=self.path,
+        )
+
+
+@dataclass(frozen=True)
+class _Failure:
+    error: APIConnectionError
+    transient: bool
+    """Worth trying again (connection trouble), as opposed to a bad URL or TLS setup."""
+
+
+class Transport:
+    """One ``requests`` session, one token, one rate budget."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        secret: Secret,
+        limiter: TokenRateLimiter,
+        timeout: Timeout,
+        retry: RetryPolicy,
+        max_rate_limit_wait: float,
+        clock: Clock,
+        sleep: Sleep,
+        jitter: Jitter,
+        user_agent: str,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.base_url = base_url
+        self._secret = secret
+        self._limiter = limiter
+        self._timeout = timeout
+        self._retry = retry
+        self._max_wait = max_rate_limit_wait
+        self._clock = clock
+        self._sleep = sleep
+        self._jitter = jitter
+        self._server = ServerRateState()
+        self._owns_session = session is None
+        self._session = session or requests.Session()
+        self._session.auth = BearerAuth(secret)
+        self._session.headers.update({"User-Agent": user_agent, "Accept": "application/json"})
+
+    @property
+    def rate_budget(self) -> RateBudget:
+        return budget(self._limiter, self._server.snapshot(), self._clock())
+
+    def close(self) -> None:
+        if self._owns_session:
+            self._session.close()
+        self._limiter.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: BaseModel | None = None,
+    ) -> Reply:
+        """Send one API call (``path`` below ``/api/v1``), waiting and retrying as the rules say."""
+        method = method.upper()
+        path = API_PREFIX + path
+        url = self.base_url + path
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        payload = body.model_dump(mode="json", exclude_none=True) if body is not None else None
+        retries = limited = 0
+        while True:
+            self._await_budget(method, path)
+            outcome = self._send(method, url, path, query, payload)
+            if isinstance(outcome, _Failure):
+                wait, why = self._after_failure(outcome, method, retries)
+                retries += 1
+            elif outcome.status_code == 429:
+                wait, why = self._after_429(outcome, method, path, limited)
+                limited += 1
+            elif (
+                outcome.status_code in RETRY_STATUSES
+                and is_read(method)
+                and (retries < self._retry.max_retries)
+            ):
+                wait, why = self._after_gateway_error(outcome, retries)
+                retries += 1
+            elif outcome.status_code >= 300:
+                raise self._api_error(outcome, method, path)
+            else:
+                return self._reply(outcome, method, path)
+            self._pause(wait, why, path)
+
+    def _after_failure(self, failure: _Failure, method: str, retries: int) -> tuple[float, str]:
+        """Back-off before re-sending after a transport failure, or raise it."""
+        error = failure.error
+        resend = failure.transient and may_resend(method, sent=error.sent)
+        if not resend or retries >= self._retry.max_retries:
+            raise error
+        return self._backoff(retries), f"retry after {type(error).__name__}"
+
+    def _after_429(
+        self, response: requests.Response, method: str, path: str, limited: int
+    ) -> tuple[float, str]:
+        """``Retry-After`` (else the reset, else back-off), or raise when too long or too often."""
+        error = self._api_error(response, method, path)
+        assert isinstance(error, RateLimitedError)
+        wait = error.retry_after
+        if wait is None:
+            wait = self._server.wait_needed(self._clock()) or self._backoff(limited)
+        if wait > self._max_wait or limited >= self._retry.max_rate_limited_retries:
+            raise error
+        self._server.forget_exhaustion()
+        return wait, "429 rate limited, waiting as told"
+
+    def _after_gateway_error(self, response: requests.Response, retries: int) -> tuple[float, str]:
+        """Back-off before re-reading after 502/503/504, longer if ``Retry-After`` asks."""
+        delay = self._backoff(retries)
+        asked = parse_retry_after(response.headers.get("Retry-After"), self._clock())
+        if asked is not None and asked <= self._max_wait:
+            delay = max(delay, asked)
+        return delay, f"retry after HTTP {response.status_code}"
+
+    def _await_budget(self, method: str, path: str) -> None:
+        """Wait until both the server's last word and the local windows allow one request."""
+        told = self._server.wait_needed(self._clock())
+        if told > 0:
+            self._wait_for_rate(
+                told, "the server said no request is left until reset", method, path
+            )
+            self._server.forget_exhaustion()
+        while True:
+            wait = self._limiter.try_acquire()
+            if wait <= 0:
+                return
+            self._wait_for_rate(wait, "client-side rate limit", method, path)
+
+    def _wait_for_rate(self, seconds: float, reason: str, method: str, path: str) -> None:
+        if seconds > self._max_wait:
+            raise RateBudgetExhaustedError(
+                f"rate budget exhausted ({reason}): the next request must wait {seconds:.1f} s, "
+                f"more than max_rate_limit_wait={self._max_wait:g} s; nothing was sent",
+                error_type="rate_limited",
+                retry_after=seconds,
+                method=method,
+                path=path,
+            )
+        self._pause(seconds, reason, path)
+
+    def _pause(self, seconds: float, reason: str, path: str) -> None:
+        if seconds <= 0:
+            return
+        logger.debug("waiting %.3f s before %s: %s", seconds, path, reason)
+        self._sleep(seconds)
+
+    def _backoff(self, retry: int) -> float:
+        return max(0.0, self._jitter(self._retry.backoff(retry)))
+
+    def _send(
+        self, method: str, url: str, path: str, query: dict[str, Any], payload: Any
+    ) -> requests.Response | _Failure:
+        started = time.perf_counter()
+        try:
+            response = self._session.request(
+                method,
+                url,
+                params=query,
+                json=payload,
+                timeout=self._timeout,
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            failure = self._failure(exc, method, path)
+        else:
+            logger.debug(
+                "%s %s -> %d (request_id=%s, %.0f ms)",
+                method,
+                path,
+                response.status_code,
+                response.headers.get("X-Request-Id"),
+                (time.perf_counter() - started) * 1000,
+            )
+            self._server.observe(response.headers)
+            return response
+        logger.debug("%s %s failed: %s", method, path, failure.error)
+        return failure
+
+    def _failure(self, exc: requests.RequestException, method: str, path: str) -> _Failure:
+        """Our error for a ``requests`` exception, keeping only its scrubbed text."""
+        before = _before_sending(exc)
+        detail = self._secret.scrub(f"{type(exc).__name__}: {exc}")[:_SNIPPET]
+        where = {"method": method, "path": path}
+        if isinstance(exc, requests.Timeout) or _caused_by_read_timeout(exc):
+            what = "timed out connecting" if before else "timed out waiting for the answer"
+            timeout = APITimeoutError(f"{what} ({detail})", sent=not before, **where)
+            return _Failure(timeout, transient=True)
+        transient = isinstance(
+            exc, requests.exceptions.ConnectionError | requests.exceptions.ChunkedEncodingError
+        ) and not isinstance(exc, requests.exceptions.SSLError)
+        if before:
+            what = "could not connect"
+        elif transient:
+            what = "the connection failed after the request was sent"
+        else:
+            what = "the request could not be made"
+        error = APIConnectionError(f"{what} ({detail})", sent=not before and transient, **where)
+        return _Failure(error, transient=transient)
+
+    def _api_error(self, response: requests.Response, method: str, path: str) -> APIError:
+        status = response.status_code
+        error_type = param = message = None
+        try:
+            payload = json.loads(response.content) if response.content else None
+        except ValueError:
+            payload = None
+        detail = payload.get("error") if isinstance(payload, dict) else None
+        if isinstance(detail, dict):
+            error_type = _text(detail.get("type"))
+            message = _text(detail.get("message"))
+            param = _text(detail.get("param"))
+        if not message:
+            body = self._secret.scrub(response.text.strip())[:_SNIPPET]
+            message = f"HTTP {status} {response.reason or ''}".strip() + (
+                f": {body}" if body else ""
+            )
+        if 300 <= status < 400:
+            message = f"unexpected redirect to {response.headers.get('Location')!r}"
+        kind = error_class(status)
+        where: dict[str, Any] = {
+            "status": status,
+            "error_type": error_type,
+            "param": param,
+            "request_id": response.headers.get("X-Request-Id"),
+            "method": method,
+            "path": path,
+        }
+        message = self._secret.scrub(message)
+        if issubclass(kind, RateLimitedError):
+            after = parse_retry_after(response.headers.get("Retry-After"), self._clock())
+            return kind(message, retry_after=after, **where)
+        return kind(message, **where)
+
+    def _reply(self, response: requests.Response, method: str, path: str) -> Reply:
+        request_id = response.headers.get("X-Request-Id")
+        data: Any = None
+        if response.content:
+            try:
+                data = json.loads(response.content)
+            except ValueError:
+                data = _NOT_JSON
+        if data is _NOT_JSON:
+            snippet = self._secret.scrub(response.text)[:60]
+            raise MalformedResponseError(
+                f"the answer is not valid JSON (starts {snippet!r})",
+                status=response.status_code,
+                request_id=request_id,
+                method=method,
+                path=path,
+            )
+        return Reply(response.status_code, data, request_id, method, path)
+
+
+def _before_sending(exc: requests.RequestException) -> bool:
+    """True only when the request provably never left: the connection could not be made."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    if isinstance(exc, requests.exceptions.ConnectionError) and exc.args:
+        reason = exc.args[0]
+        if isinstance(reason, MaxRetryError):
+            reason = reason.reason
+        # urllib3's NewConnectionError (refused, unreachable, DNS) is a ConnectTimeoutError.
+        return isinstance(reason, ConnectTimeoutError)
+    return False
+
+
+def _caused_by_read_timeout(exc: requests.RequestException) -> bool:
+    """``requests`` reports a timeout while reading the body as a ConnectionError."""
+    reason = exc.args[0] if exc.args else None
+    if isinstance(reason, MaxRetryError):
+        reason = reason.reason
+    return isinstance(reason, ReadTimeoutError)
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
