@@ -13,7 +13,7 @@ import click
 from pydantic import BaseModel, ValidationError
 
 from api_client import MxGuardClient
-from connector import __version__, contract, registry
+from connector import __version__, registry
 from connector.exits import Exit, describe
 from connector.options import collect, options_for
 from connector.polling import describe_report, json_lines_sink, make_poller, open_store
@@ -327,6 +327,8 @@ def contract_group() -> None:
 @click.option("--path", type=click.Path(path_type=Path), default=SPEC_PATH, show_default=True)
 def contract_write(path: Path) -> None:
     """Regenerate the contract file from the sandbox's definitions."""
+    from connector import contract
+
     contract.write(path)
     click.echo(f"wrote {path}")
 
@@ -335,6 +337,8 @@ def contract_write(path: Path) -> None:
 @click.option("--path", type=click.Path(path_type=Path), default=SPEC_PATH, show_default=True)
 def contract_check(path: Path) -> None:
     """Fail when the contract file drifted from the code."""
+    from connector import contract
+
     problem = contract.drift(path)
     if problem:
         raise click.ClickException(problem)
@@ -346,6 +350,8 @@ def contract_check(path: Path) -> None:
 @click.option("--path", type=click.Path(path_type=Path), default=SPEC_PATH, show_default=True)
 def contract_diff(published: Path, path: Path) -> None:
     """Compare our contract with a published openapi.json; exit 1 when they differ."""
+    from connector import contract
+
     lines = contract.diff(contract.load(path), contract.load(published))
     for line in lines:
         click.echo(line)
