@@ -360,6 +360,38 @@ def contract_diff(published: Path, path: Path) -> None:
     click.echo("no differences")
 
 
+# manifests -----------------------------------------------------------------------------------
+@main.group(name="manifests")
+def manifests_group() -> None:
+    """Platform-neutral manifests of every trigger and action (manifests/)."""
+
+
+@manifests_group.command(name="build")
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("manifests"), show_default=True)  # fmt: skip
+def manifests_build(directory: Path) -> None:
+    """Generate the manifests and their JSON Schema from the Python definitions."""
+    from connector.manifest import files
+
+    for path in files.write(directory):
+        click.echo(f"wrote {path}")
+
+
+@manifests_group.command(name="check")
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("manifests"), show_default=True)  # fmt: skip
+def manifests_check(directory: Path) -> None:
+    """Fail when a manifest is invalid against the schema or differs from what the code makes."""
+    from connector.manifest import files
+
+    found = files.problems(directory)
+    for problem in found:
+        click.echo(problem, err=True)
+    if found:
+        raise click.ClickException(f"{len(found)} problem(s) in {directory}")
+    click.echo(f"{directory}: manifests valid and up to date")
+
+
 def _register() -> None:
     from actions import ACTIONS
     from triggers import TRIGGERS

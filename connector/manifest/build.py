@@ -1,0 +1,262 @@
+"""Build the manifests from the Python definitions (``mxguard manifests build``)."""
+
+from __future__ import annotations
+
+import json
+import types
+import typing
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
+
+from actions import ACTIONS
+from actions.fields import check_object_id, normalize_host, normalize_sender_pattern
+from api_client import TOKEN_ENV
+from api_client.auth import TOKEN_BODY_LENGTH, TOKEN_PREFIXES
+from connector import __version__
+from connector.manifest import operations
+from connector.manifest.format import (
+    Auth,
+    AuthField,
+    Connector,
+    ConnectionTest,
+    DynamicChoices,
+    FieldType,
+    HttpRequest,
+    InputField,
+    ListSource,
+    Operation,
+    OutputField,
+    Pagination,
+    Param,
+    Polling,
+    RateLimits,
+)
+from connector.manifest.samples import SAMPLES
+from triggers import TRIGGERS
+from triggers.cursor import DEFAULT_SWEEP_INTERVAL_S, LATENESS_BOUND_S
+
+DEFAULT_BASE_URL = "https://app.mxguard.uk"
+FORMATS = {
+    normalize_host: "hostname",
+    normalize_sender_pattern: "sender_pattern",
+    check_object_id: "object_id",
+}
+TOKEN_REGEX = (
+    f"^({'|'.join(TOKEN_PREFIXES)})[A-Za-z0-9_-]{{{TOKEN_BODY_LENGTH}}}$"
+)
+WORDS = {"mx": "MX", "id": "ID", "idn": "IDN"}
+
+
+def label(key: str) -> str:
+    words = [WORDS.get(w, w) for w in key.split("_")]
+    return " ".join([words[0][:1].upper() + words[0][1:], *words[1:]])
+
+
+def _unwrap(annotation: Any) -> tuple[Any, bool]:
+    """(inner type, optional) of ``X | None``."""
+    if get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            return args[0], True
+    return annotation, False
+
+
+def _type(annotation: Any) -> FieldType:
+    base, _ = _unwrap(annotation)
+    origin = get_origin(base)
+    if origin is list:
+        return "array"
+    if origin is dict or (isinstance(base, type) and issubclass(base, BaseModel)):
+        return "object"
+    if base is bool:
+        return "boolean"
+    if base is int:
+        return "integer"
+    if base is float:
+        return "number"
+    if base is datetime:
+        return "datetime"
+    return "string"
+
+
+def _choices(annotation: Any) -> list[str] | None:
+    base, _ = _unwrap(annotation)
+    if get_origin(base) is list:
+        base = get_args(base)[0]
+    if get_origin(base) is Literal:
+        return [str(v) for v in get_args(base)]
+    members = getattr(base, "__members__", None)
+    return [str(m.value) for m in members.values()] if members else None
+
+
+def _format(info: FieldInfo) -> Any:
+    for item in info.metadata:
+        found = FORMATS.get(getattr(item, "func", None))  # type: ignore[call-overload]
+        if found:
+            return found
+    return None
+
+
+def _bounds(info: FieldInfo) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for item in info.metadata:
+        for attribute, key in (("ge", "min"), ("le", "max"), ("max_length", "max_length")):
+            if getattr(item, attribute, None) is not None:
+                found[key] = getattr(item, attribute)
+    return found
+
+
+def input_fields(model: type[BaseModel], dynamic: set[str]) -> list[InputField]:
+    fields = []
+    for key, info in model.model_fields.items():
+        multiple = get_origin(_unwrap(info.annotation)[0]) is list
+        default = None if info.default is PydanticUndefined else info.default
+        default = getattr(default, "value", default)
+        fields.append(
+            InputField(
+                key=key,
+                label=label(key),
+                type="string" if multiple else _type(info.annotation),
+                required=info.is_required(),
+                help=info.description or "",
+                default=None if multiple else default,
+                choices=_choices(info.annotation),
+                multiple=multiple,
+                format=_format(info),
+                dynamic=DynamicChoices(source="domains", value="domain", label="domain")
+                if key in dynamic
+                else None,
+                **_bounds(info),
+            )
+        )
+    return fields
+
+
+def output_fields(model: type[BaseModel]) -> list[OutputField]:
+    return [
+        OutputField(key=key, label=label(key), type=_type(info.annotation), primary=key == "id")
+        for key, info in model.model_fields.items()
+    ]
+
+
+def trigger_manifest(key: str) -> Operation:
+    trigger = TRIGGERS[key]
+    return Operation(
+        key=key,
+        kind="trigger",
+        noun=trigger.noun,
+        label=trigger.label,
+        description=trigger.description,
+        inputs=input_fields(trigger.filters, operations.DYNAMIC_DOMAIN_INPUTS.get(key, set())),
+        request=operations.TRIGGER_REQUESTS[key],
+        pagination=Pagination(),
+        polling=Polling(
+            id_field=trigger.id_field,
+            time_field=trigger.time_field,
+            lateness_bound_s=LATENESS_BOUND_S,
+            look_back_every_s=DEFAULT_SWEEP_INTERVAL_S,
+        ),
+        output=output_fields(trigger.output),
+        sample=SAMPLES[key],
+    )
+
+
+def action_manifest(key: str) -> Operation:
+    action = ACTIONS[key]
+    http = operations.ACTIONS[key]
+    paginate = http.get("paginate", False)
+    return Operation(
+        key=key,
+        kind=action.kind,
+        noun=action.noun,
+        label=action.label,
+        description=action.description,
+        on_repeat=action.on_repeat,
+        inputs=input_fields(action.input, operations.DYNAMIC_DOMAIN_INPUTS.get(key, set())),
+        request=http["request"],
+        pagination=Pagination() if paginate else None,
+        max_pages=4 if paginate else None,
+        result_limit_input="limit" if paginate else None,
+        success_outcome=http.get("success_outcome"),
+        success_result=http.get("success_result", []),
+        status_rules=http.get("status_rules", []),
+        client_filters=http.get("client_filters", {}),
+        output=output_fields(action.output),
+        sample=SAMPLES[key],
+    )
+
+
+def connector_manifest() -> Connector:
+    return Connector(
+        name="mxguard",
+        label="MxGuard",
+        description="Email-filtering gateway: domains, sender rules, verdicts, quarantine.",
+        version=__version__,
+        base_url=DEFAULT_BASE_URL,
+        auth=Auth(
+            field=AuthField(
+                key="api_token",
+                label="API token",
+                help="An MxGuard API token (mxg_live_…, or mxg_test_… for a sandbox). Issue one "
+                f"per integration in MxGuard; scripts read it from {TOKEN_ENV}.",
+                pattern=TOKEN_REGEX,
+            )
+        ),
+        connection_test=ConnectionTest(
+            request=HttpRequest(method="GET", path=operations.API + "/me"), label_field="name"
+        ),
+        rate_limits=RateLimits(per_minute=60, per_hour=600),
+        list_sources=[
+            ListSource(
+                key="domains",
+                request=HttpRequest(
+                    method="GET",
+                    path=operations.API + "/domains",
+                    query=[Param(name="order", value="asc"), Param(name="limit", value=500)],
+                ),
+                pagination=Pagination(),
+            )
+        ],
+        triggers=list(TRIGGERS),
+        actions=list(ACTIONS),
+    )
+
+
+def render(model: BaseModel) -> str:
+    """Absent means "not set" (the schema gives defaults), which keeps the files readable."""
+    document = model.model_dump(mode="json", exclude_none=True)
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def schema_document() -> dict[str, Any]:
+    """One JSON Schema with both documents' definitions: ``connector`` and ``operation``."""
+    connector = Connector.model_json_schema(ref_template="#/$defs/{model}")
+    operation = Operation.model_json_schema(ref_template="#/$defs/{model}")
+    definitions = {**connector.pop("$defs", {}), **operation.pop("$defs", {})}
+    definitions["Connector"] = connector
+    definitions["Operation"] = operation
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://app.mxguard.uk/schemas/connector-manifest.json",
+        "title": "MxGuard connector manifest",
+        "oneOf": [{"$ref": "#/$defs/Connector"}, {"$ref": "#/$defs/Operation"}],
+        "$defs": definitions,
+    }
+
+
+def generated_files() -> dict[Path, str]:
+    """Every file under ``manifests/`` that the code generates (the contract aside)."""
+    files = {
+        Path("manifest.schema.json"): json.dumps(schema_document(), indent=2) + "\n",
+        Path("connector.json"): render(connector_manifest()),
+    }
+    for key in TRIGGERS:
+        files[Path("triggers") / f"{key}.json"] = render(trigger_manifest(key))
+    for key in ACTIONS:
+        files[Path("actions") / f"{key}.json"] = render(action_manifest(key))
+    return files
