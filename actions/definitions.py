@@ -9,7 +9,6 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from actions.base import ActionConflictError, ActionDefinition, ActionInput
-from actions.fields import DomainName, MxHost, ObjectId, SenderPattern
 from api_client import (
     ConflictError,
     Domain,
@@ -19,6 +18,7 @@ from api_client import (
     QuarantineStatus,
     SenderRule,
 )
+from api_client.names import DomainName, MxHost, ObjectId, SenderPattern
 
 SEARCH_PAGES = 4
 """A search reads at most this many pages (of 500) before it gives up looking."""

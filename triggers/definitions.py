@@ -18,6 +18,7 @@ from api_client import (
     VerdictAction,
     VerdictType,
 )
+from api_client.names import DomainName
 from triggers.base import FetchedPage, TriggerDefinition
 
 
@@ -26,7 +27,7 @@ class TriggerFilters(BaseModel):
 
 
 class VerdictFilters(TriggerFilters):
-    domain: str | None = Field(default=None, description="Only verdicts for this domain.")
+    domain: DomainName | None = Field(default=None, description="Only verdicts for this domain.")
     verdict: list[VerdictType] = Field(
         default_factory=list,
         description="Only these verdicts (clean, spam, phishing, malware, blocked); all if empty.",
@@ -38,7 +39,7 @@ class VerdictFilters(TriggerFilters):
 
 
 class QuarantineFilters(TriggerFilters):
-    domain: str | None = Field(default=None, description="Only messages for this domain.")
+    domain: DomainName | None = Field(default=None, description="Only messages for this domain.")
 
 
 class NoFilters(TriggerFilters):

@@ -9,21 +9,21 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from actions import ACTIONS
-from actions.fields import check_object_id, normalize_host, normalize_sender_pattern
 from api_client import TOKEN_ENV
 from api_client.auth import TOKEN_BODY_LENGTH, TOKEN_PREFIXES
+from api_client.names import check_object_id, normalize_host, normalize_sender_pattern
 from connector import __version__
 from connector.manifest import operations
 from connector.manifest.format import (
     Auth,
     AuthField,
-    Connector,
     ConnectionTest,
+    Connector,
     DynamicChoices,
     FieldType,
     HttpRequest,
@@ -46,9 +46,7 @@ FORMATS = {
     normalize_sender_pattern: "sender_pattern",
     check_object_id: "object_id",
 }
-TOKEN_REGEX = (
-    f"^({'|'.join(TOKEN_PREFIXES)})[A-Za-z0-9_-]{{{TOKEN_BODY_LENGTH}}}$"
-)
+TOKEN_REGEX = f"^({'|'.join(TOKEN_PREFIXES)})[A-Za-z0-9_-]{{{TOKEN_BODY_LENGTH}}}$"
 WORDS = {"mx": "MX", "id": "ID", "idn": "IDN"}
 
 
@@ -68,6 +66,8 @@ def _unwrap(annotation: Any) -> tuple[Any, bool]:
 
 def _type(annotation: Any) -> FieldType:
     base, _ = _unwrap(annotation)
+    if get_origin(base) is typing.Annotated:
+        return _type(get_args(base)[0])
     origin = get_origin(base)
     if origin is list:
         return "array"
@@ -79,7 +79,7 @@ def _type(annotation: Any) -> FieldType:
         return "integer"
     if base is float:
         return "number"
-    if base is datetime:
+    if base is AwareDatetime or base is datetime:
         return "datetime"
     return "string"
 
@@ -95,8 +95,10 @@ def _choices(annotation: Any) -> list[str] | None:
 
 
 def _format(info: FieldInfo) -> Any:
-    for item in info.metadata:
-        found = FORMATS.get(getattr(item, "func", None))  # type: ignore[call-overload]
+    inner, _ = _unwrap(info.annotation)
+    nested = get_args(inner)[1:] if get_origin(inner) is typing.Annotated else ()
+    for item in [*info.metadata, *nested]:
+        found = FORMATS.get(getattr(item, "func", None))  # type: ignore[arg-type]
         if found:
             return found
     return None

@@ -30,19 +30,24 @@ def problems(directory: Path = DEFAULT_DIR) -> list[str]:
     expected = generated_files()
     schema_path = directory / "manifest.schema.json"
     schema = json.loads(schema_path.read_text()) if schema_path.exists() else None
-    validator = jsonschema.Draft202012Validator(schema) if schema else None
     for relative, text in expected.items():
         path = directory / relative
         if not path.exists():
             found.append(f"{path}: missing; run 'mxguard manifests build'")
             continue
         on_disk = path.read_text(encoding="utf-8")
-        if relative.name != "manifest.schema.json" and validator is not None:
+        kind = "Connector" if relative.name == "connector.json" else "Operation"
+        if relative.name != "manifest.schema.json" and schema is not None:
+            validator = jsonschema.Draft202012Validator(
+                {"$ref": f"#/$defs/{kind}", "$defs": schema["$defs"]}
+            )
             for error in validator.iter_errors(json.loads(on_disk)):
                 where = "/".join(str(p) for p in error.absolute_path) or "(document)"
                 found.append(f"{path}: {where}: {error.message}")
         if on_disk != text:
-            found.append(f"{path}: differs from what the code generates; run 'mxguard manifests build'")
+            found.append(
+                f"{path}: differs from what the code generates; run 'mxguard manifests build'"
+            )
     for kind in ("triggers", "actions"):
         for path in sorted((directory / kind).glob("*.json")):
             if path.relative_to(directory) not in expected:

@@ -86,7 +86,9 @@ ACTIONS: dict[str, dict[str, Any]] = {
         ],
     },
     "remove_sender_rule": {
-        "request": HttpRequest(method="DELETE", path=API + "/domains/{domain}/sender-rules/{rule_id}"),
+        "request": HttpRequest(
+            method="DELETE", path=API + "/domains/{domain}/sender-rules/{rule_id}"
+        ),
         "success_outcome": "removed",
         "success_result": [Param(name="id", input="rule_id")],
         "status_rules": [

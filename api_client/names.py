@@ -1,4 +1,4 @@
-"""Input field types shared by the actions, validated before any request is sent.
+"""Names the API takes (domains, MX hosts, sender patterns, ids), checked before any request.
 
 Domain names: lower case, IDNs converted to punycode (``bücher.example`` becomes
 ``xn--bcher-kva.example``), every label 1-63 letters, digits or hyphens not at either end, 253
