@@ -392,6 +392,34 @@ def manifests_check(directory: Path) -> None:
     click.echo(f"{directory}: manifests valid and up to date")
 
 
+# export --------------------------------------------------------------------------------------
+EXPORTERS = {
+    "zapier": "connector.export.zapier",
+    "make": "connector.export.make",
+    "n8n": "connector.export.n8n",
+}
+
+
+@main.command()
+@click.argument("platform", type=click.Choice(sorted(EXPORTERS)))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder to write the integration to (an earlier export there is replaced).")
+@click.option("--base-url", "api_url", metavar="URL",
+              help="The API the integration calls [default: https://app.mxguard.uk].")
+@click.option("--manifests", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              default=Path("manifests"), show_default=True)  # fmt: skip
+def export(platform: str, out: Path, api_url: str | None, manifests: Path) -> None:
+    """Export a native integration for PLATFORM from the manifests."""
+    import importlib
+
+    from connector.export.common import load_bundle
+
+    bundle = load_bundle(manifests, api_url)
+    module = importlib.import_module(EXPORTERS[platform])
+    written: Path = module.export(bundle, out)
+    click.echo(f"{platform} integration written to {written}")
+
+
 def _register() -> None:
     from actions import ACTIONS
     from triggers import TRIGGERS

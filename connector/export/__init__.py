@@ -1,0 +1,1 @@
+"""Exporters: native integrations for each platform, produced from the manifests only."""
