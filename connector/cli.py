@@ -71,13 +71,11 @@ def main(ctx: click.Context, token: str | None, base_url: str | None, quiet: boo
 @main.command(name="list")
 def list_operations() -> None:
     """Every trigger and action, one line each."""
-    from actions import ACTIONS
-    from triggers import TRIGGERS
-
-    width = max(len(k) for k in [*TRIGGERS, *ACTIONS]) + 2
-    for key, definition in TRIGGERS.items():
+    triggers, actions = registry.triggers(), registry.actions()
+    width = max(len(k) for k in [*triggers, *actions]) + 2
+    for key, definition in triggers.items():
         click.echo(f"trigger  {registry.kebab(key):<{width}}{definition.description}")
-    for key, action in ACTIONS.items():
+    for key, action in actions.items():
         kind = "search " if action.kind == "search" else "action "
         click.echo(f"{kind}  {registry.kebab(key):<{width}}{action.description}")
 
@@ -101,9 +99,7 @@ def poll() -> None:
 
 
 def _poll_command(key: str) -> click.Command:
-    from triggers import TRIGGERS
-
-    trigger = TRIGGERS[key]
+    trigger = registry.triggers()[key]
 
     @click.pass_context
     def command(ctx: click.Context, /, **params: Any) -> None:
@@ -213,9 +209,7 @@ def run() -> None:
 
 
 def _run_command(key: str) -> click.Command:
-    from actions import ACTIONS
-
-    action = ACTIONS[key]
+    action = registry.actions()[key]
 
     @click.pass_context
     def command(ctx: click.Context, /, **params: Any) -> None:
@@ -402,10 +396,18 @@ EXPORTERS = {
 
 @main.command()
 @click.argument("platform", type=click.Choice(sorted(EXPORTERS)))
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Folder to write the integration to (an earlier export there is replaced).")
-@click.option("--base-url", "api_url", metavar="URL",
-              help="The API the integration calls [default: https://app.mxguard.uk].")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder to write the integration to (an earlier export there is replaced).",
+)
+@click.option(
+    "--base-url",
+    "api_url",
+    metavar="URL",
+    help="The API the integration calls [default: https://app.mxguard.uk].",
+)
 @click.option("--manifests", type=click.Path(file_okay=False, exists=True, path_type=Path),
               default=Path("manifests"), show_default=True)  # fmt: skip
 def export(platform: str, out: Path, api_url: str | None, manifests: Path) -> None:
@@ -420,13 +422,36 @@ def export(platform: str, out: Path, api_url: str | None, manifests: Path) -> No
     click.echo(f"{platform} integration written to {written}")
 
 
-def _register() -> None:
-    from actions import ACTIONS
-    from triggers import TRIGGERS
+# scaffold ------------------------------------------------------------------------------------
+@main.command()
+@click.argument("kind", type=click.Choice(["trigger", "action"]))
+@click.argument("name")
+@click.option("--root", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              default=Path("."), show_default=True, help="The project checkout.")  # fmt: skip
+def scaffold(kind: str, name: str, root: Path) -> None:
+    """Create a new trigger or action NAME: definition, HTTP mapping, test, manifest."""
+    from connector.manifest import files
+    from connector.scaffold import ScaffoldError
+    from connector.scaffold import scaffold as make
 
-    for key in TRIGGERS:
+    try:
+        written = make(kind, name, root)  # type: ignore[arg-type]
+    except ScaffoldError as problem:
+        raise click.UsageError(str(problem)) from problem
+    for path in written:
+        click.echo(f"wrote {path}")
+    registry.triggers.cache_clear()
+    registry.actions.cache_clear()
+    for path in files.write(root / "manifests"):
+        click.echo(f"wrote {path}")
+    test = next(path for path in written if path.name.startswith("test_"))
+    click.echo(f"next: edit them, then run pytest {test}")
+
+
+def _register() -> None:
+    for key in registry.triggers():
         poll.add_command(_poll_command(key))
-    for key in ACTIONS:
+    for key in registry.actions():
         run.add_command(_run_command(key))
 
 

@@ -11,8 +11,8 @@ import pytest
 
 from actions import ACTIONS, ActionConflictError
 from api_client import APIError, MxGuardClient
+from connector import registry
 from connector.manifest import files
-from connector.manifest.samples import SAMPLES
 from sandbox.server import SandboxServer
 from tests.manifest_runner import ManifestRunner, RunnerError
 from tests.support import Account, SandboxAdmin
@@ -41,12 +41,12 @@ def test_a_hand_edit_is_caught(tmp_path: Path) -> None:
 
 def test_every_operation_has_a_manifest_and_a_valid_sample() -> None:
     operations = {op.key: op for op in files.load_operations(MANIFESTS)}
-    assert set(operations) == set(TRIGGERS) | set(ACTIONS)
-    for key, trigger in TRIGGERS.items():
-        trigger.output.model_validate(SAMPLES[key])
+    assert set(operations) == set(registry.triggers()) | set(registry.actions())
+    for key, trigger in registry.triggers().items():
+        trigger.output.model_validate(operations[key].sample)
         assert operations[key].polling is not None
-    for key, action in ACTIONS.items():
-        action.output.model_validate(SAMPLES[key])
+    for key, action in registry.actions().items():
+        action.output.model_validate(operations[key].sample)
         assert operations[key].kind == action.kind
 
 

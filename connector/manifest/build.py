@@ -13,11 +13,10 @@ from pydantic import AwareDatetime, BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from actions import ACTIONS
 from api_client import TOKEN_ENV
 from api_client.auth import TOKEN_BODY_LENGTH, TOKEN_PREFIXES
 from api_client.names import check_object_id, normalize_host, normalize_sender_pattern
-from connector import __version__
+from connector import __version__, registry
 from connector.manifest import operations
 from connector.manifest.format import (
     Auth,
@@ -36,8 +35,6 @@ from connector.manifest.format import (
     Polling,
     RateLimits,
 )
-from connector.manifest.samples import SAMPLES
-from triggers import TRIGGERS
 from triggers.cursor import DEFAULT_SWEEP_INTERVAL_S, LATENESS_BOUND_S
 
 DEFAULT_BASE_URL = "https://app.mxguard.uk"
@@ -147,7 +144,7 @@ def output_fields(model: type[BaseModel]) -> list[OutputField]:
 
 
 def trigger_manifest(key: str) -> Operation:
-    trigger = TRIGGERS[key]
+    trigger = registry.triggers()[key]
     return Operation(
         key=key,
         kind="trigger",
@@ -155,7 +152,7 @@ def trigger_manifest(key: str) -> Operation:
         label=trigger.label,
         description=trigger.description,
         inputs=input_fields(trigger.filters, operations.DYNAMIC_DOMAIN_INPUTS.get(key, set())),
-        request=operations.TRIGGER_REQUESTS[key],
+        request=operations.trigger_requests()[key],
         pagination=Pagination(),
         polling=Polling(
             id_field=trigger.id_field,
@@ -164,13 +161,13 @@ def trigger_manifest(key: str) -> Operation:
             look_back_every_s=DEFAULT_SWEEP_INTERVAL_S,
         ),
         output=output_fields(trigger.output),
-        sample=SAMPLES[key],
+        sample=operations.samples()[key],
     )
 
 
 def action_manifest(key: str) -> Operation:
-    action = ACTIONS[key]
-    http = operations.ACTIONS[key]
+    action = registry.actions()[key]
+    http = operations.action_http()[key]
     paginate = http.get("paginate", False)
     return Operation(
         key=key,
@@ -189,7 +186,7 @@ def action_manifest(key: str) -> Operation:
         status_rules=http.get("status_rules", []),
         client_filters=http.get("client_filters", {}),
         output=output_fields(action.output),
-        sample=SAMPLES[key],
+        sample=operations.samples()[key],
     )
 
 
@@ -224,8 +221,8 @@ def connector_manifest() -> Connector:
                 pagination=Pagination(),
             )
         ],
-        triggers=list(TRIGGERS),
-        actions=list(ACTIONS),
+        triggers=list(registry.triggers()),
+        actions=list(registry.actions()),
     )
 
 
@@ -257,8 +254,8 @@ def generated_files() -> dict[Path, str]:
         Path("manifest.schema.json"): json.dumps(schema_document(), indent=2) + "\n",
         Path("connector.json"): render(connector_manifest()),
     }
-    for key in TRIGGERS:
+    for key in registry.triggers():
         files[Path("triggers") / f"{key}.json"] = render(trigger_manifest(key))
-    for key in ACTIONS:
+    for key in registry.actions():
         files[Path("actions") / f"{key}.json"] = render(action_manifest(key))
     return files

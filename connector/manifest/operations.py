@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from connector.manifest.format import HttpRequest, Param, StatusRule
+from connector.manifest.samples import SAMPLES
+from connector.registry import collect
 
 API = "/api/v1"
 LIST_LIMIT = 500
@@ -143,6 +145,22 @@ ACTIONS: dict[str, dict[str, Any]] = {
         "client_filters": {"sender": "sender", "recipient": "recipient", "subject": "subject"},
     },
 }
+
+
+def trigger_requests() -> dict[str, HttpRequest]:
+    """Built-in and scaffolded triggers' requests."""
+    return {**TRIGGER_REQUESTS, **dict(collect("connector.manifest.scaffolded", "TRIGGER_REQUEST"))}
+
+
+def action_http() -> dict[str, dict[str, Any]]:
+    """Built-in and scaffolded actions' HTTP mappings."""
+    return {**ACTIONS, **dict(collect("connector.manifest.scaffolded", "ACTION_HTTP"))}
+
+
+def samples() -> dict[str, dict[str, Any]]:
+    """Built-in and scaffolded operations' samples."""
+    return {**SAMPLES, **dict(collect("connector.manifest.scaffolded", "SAMPLE"))}
+
 
 DYNAMIC_DOMAIN_INPUTS: dict[str, set[str]] = {
     "new_verdict": {"domain"},

@@ -1,0 +1,1 @@
+"""Actions made with ``mxguard scaffold action NAME``: each module defines ``ACTION``."""

@@ -1,0 +1,1 @@
+"""Triggers made with ``mxguard scaffold trigger NAME``: each module defines ``TRIGGER``."""
