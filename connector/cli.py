@@ -361,8 +361,13 @@ def manifests_group() -> None:
 
 
 @manifests_group.command(name="build")
-@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("manifests"), show_default=True)  # fmt: skip
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("manifests"),
+    show_default=True,
+)
 def manifests_build(directory: Path) -> None:
     """Generate the manifests and their JSON Schema from the Python definitions."""
     from connector.manifest import files
@@ -372,8 +377,13 @@ def manifests_build(directory: Path) -> None:
 
 
 @manifests_group.command(name="check")
-@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("manifests"), show_default=True)  # fmt: skip
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("manifests"),
+    show_default=True,
+)
 def manifests_check(directory: Path) -> None:
     """Fail when a manifest is invalid against the schema or differs from what the code makes."""
     from connector.manifest import files
@@ -408,8 +418,12 @@ EXPORTERS = {
     metavar="URL",
     help="The API the integration calls [default: https://app.mxguard.uk].",
 )
-@click.option("--manifests", type=click.Path(file_okay=False, exists=True, path_type=Path),
-              default=Path("manifests"), show_default=True)  # fmt: skip
+@click.option(
+    "--manifests",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=Path("manifests"),
+    show_default=True,
+)
 def export(platform: str, out: Path, api_url: str | None, manifests: Path) -> None:
     """Export a native integration for PLATFORM from the manifests."""
     import importlib
@@ -426,8 +440,13 @@ def export(platform: str, out: Path, api_url: str | None, manifests: Path) -> No
 @main.command()
 @click.argument("kind", type=click.Choice(["trigger", "action"]))
 @click.argument("name")
-@click.option("--root", type=click.Path(file_okay=False, exists=True, path_type=Path),
-              default=Path("."), show_default=True, help="The project checkout.")  # fmt: skip
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="The project checkout.",
+)
 def scaffold(kind: str, name: str, root: Path) -> None:
     """Create a new trigger or action NAME: definition, HTTP mapping, test, manifest."""
     from connector.manifest import files

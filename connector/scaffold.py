@@ -55,7 +55,7 @@ def scaffold(kind: Kind, name: str, root: Path) -> list[Path]:
                 no_input=True,
                 output_dir=staging,
                 extra_context=context,
-            )  # fmt: skip
+            )
         )
         sources = sorted(p for p in made.rglob("*") if p.is_file())
         targets = [root / p.relative_to(made) for p in sources]

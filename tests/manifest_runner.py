@@ -95,9 +95,12 @@ class ManifestRunner:
         body = {p.name: resolve(p, inputs, now) for p in request.body}
         body = {k: v for k, v in body.items() if v is not None}
         return self.session.request(
-            request.method, self.base_url + path, params=query,
-            json=body if request.method in ("POST", "PATCH") else None, timeout=10,
-        )  # fmt: skip
+            request.method,
+            self.base_url + path,
+            params=query,
+            json=body if request.method in ("POST", "PATCH") else None,
+            timeout=10,
+        )
 
     def test_connection(self) -> str:
         answer = self.send(self.connector.connection_test.request, {})
@@ -111,15 +114,24 @@ class ManifestRunner:
         return [item["domain"] for item in answer.json()[source.pagination.items]]
 
     def poll_page(
-        self, op: Operation, raw: dict[str, Any], since: str | None, cursor: str | None,
-        limit: int, order: str,
-    ) -> tuple[list[dict[str, Any]], str | None]:  # fmt: skip
+        self,
+        op: Operation,
+        raw: dict[str, Any],
+        since: str | None,
+        cursor: str | None,
+        limit: int,
+        order: str,
+    ) -> tuple[list[dict[str, Any]], str | None]:
         assert op.pagination
         assert op.polling
         inputs = prepare(op.inputs, raw)
         paging = op.pagination
-        extra = {paging.limit_param: limit, op.polling.order_param: order,
-                 op.polling.since_param: since, paging.cursor_param: cursor}  # fmt: skip
+        extra = {
+            paging.limit_param: limit,
+            op.polling.order_param: order,
+            op.polling.since_param: since,
+            paging.cursor_param: cursor,
+        }
         answer = self.send(op.request, inputs, extra)
         if answer.status_code != 200:
             raise RunnerError(answer.text, answer.status_code)
@@ -132,9 +144,11 @@ class ManifestRunner:
             return self._search_pages(op, inputs)
         answer = self.send(op.request, inputs)
         if answer.ok:
-            result = answer.json() if answer.content else {
-                p.name: resolve(p, inputs, datetime.now(UTC)) for p in op.success_result
-            }  # fmt: skip
+            result = (
+                answer.json()
+                if answer.content
+                else {p.name: resolve(p, inputs, datetime.now(UTC)) for p in op.success_result}
+            )
             if op.kind == "search":
                 return [result]
             return {**result, "outcome": op.success_outcome} if op.success_outcome else result
@@ -151,18 +165,24 @@ class ManifestRunner:
             found = looked.json()
             if rule.find_in:
                 found = next(
-                    (item for item in found[rule.find_in]
-                     if all(item[f] == inputs[i] for f, i in rule.match.items())), None,
-                )  # fmt: skip
+                    (
+                        item
+                        for item in found[rule.find_in]
+                        if all(item[f] == inputs[i] for f, i in rule.match.items())
+                    ),
+                    None,
+                )
                 if found is None:
                     raise RunnerError("conflict, and the existing object was not found", 409)
         for field, param in rule.accept_if.items():
             assert found is not None
             if found[field] != resolve(param, inputs, datetime.now(UTC)):
                 raise RunnerError((rule.error or "conflict").format(**{**inputs, **found}), 409)
-        result = dict(found) if found is not None and not rule.result else {
-            p.name: resolve(p, inputs, datetime.now(UTC)) for p in rule.result
-        }  # fmt: skip
+        result = (
+            dict(found)
+            if found is not None and not rule.result
+            else {p.name: resolve(p, inputs, datetime.now(UTC)) for p in rule.result}
+        )
         return {**result, "outcome": rule.outcome} if rule.outcome else result
 
     def _search_pages(self, op: Operation, inputs: dict[str, Any]) -> list[dict[str, Any]]:

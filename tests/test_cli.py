@@ -72,21 +72,49 @@ def test_me_and_exit_codes(sandbox: SandboxServer, account: Account) -> None:
 
 def test_run_with_flags_json_and_both_spellings(sandbox: SandboxServer, account: Account) -> None:
     base = sandbox.base_url
-    added = mxguard("run", "add-domain", "--domain", "Bücher.example", "--real-mx-host",
-                    "mail.example.com", account=account, base_url=base)  # fmt: skip
+    added = mxguard(
+        "run",
+        "add-domain",
+        "--domain",
+        "Bücher.example",
+        "--real-mx-host",
+        "mail.example.com",
+        account=account,
+        base_url=base,
+    )
     assert added.returncode == 0, added.stderr
     assert json.loads(added.stdout)["domain"] == "xn--bcher-kva.example"
-    again = mxguard("run", "add_domain", "--input",
-                    '{"domain": "bücher.example", "real_mx_host": "mail.example.com"}',
-                    account=account, base_url=base)  # fmt: skip
+    again = mxguard(
+        "run",
+        "add_domain",
+        "--input",
+        '{"domain": "bücher.example", "real_mx_host": "mail.example.com"}',
+        account=account,
+        base_url=base,
+    )
     assert json.loads(again.stdout)["outcome"] == "existing"
-    conflict = mxguard("run", "add-domain", "--input",
-                       '{"domain": "bücher.example", "real_mx_host": "other.example.com"}',
-                       account=account, base_url=base)  # fmt: skip
+    conflict = mxguard(
+        "run",
+        "add-domain",
+        "--input",
+        '{"domain": "bücher.example", "real_mx_host": "other.example.com"}',
+        account=account,
+        base_url=base,
+    )
     assert conflict.returncode == 6
     assert "update_domain" in conflict.stderr
-    bad = mxguard("run", "add-sender-rule", "--domain", "example.com", "--pattern", "a b@c",
-                  "--action", "block", account=account, base_url=base)  # fmt: skip
+    bad = mxguard(
+        "run",
+        "add-sender-rule",
+        "--domain",
+        "example.com",
+        "--pattern",
+        "a b@c",
+        "--action",
+        "block",
+        account=account,
+        base_url=base,
+    )
     assert bad.returncode == 3
     assert "pattern" in bad.stderr
     assert mxguard("run", "add-domain", "--input", "{oops", account=account).returncode == 2
@@ -111,8 +139,15 @@ def test_poll_prints_json_lines_and_keeps_its_cursor(
     second = mxguard(*args, account=account, base_url=sandbox.base_url)
     assert len({item["id"] for item in lines(second.stdout)}) == 120
     assert mxguard(*args, account=account, base_url=sandbox.base_url).stdout == ""
-    spam_only = mxguard(*args, "--verdict", "spam", "--since", "2000-01-01T00:00:00Z",
-                        account=account, base_url=sandbox.base_url)  # fmt: skip
+    spam_only = mxguard(
+        *args,
+        "--verdict",
+        "spam",
+        "--since",
+        "2000-01-01T00:00:00Z",
+        account=account,
+        base_url=sandbox.base_url,
+    )
     spam = lines(spam_only.stdout)
     assert spam
     assert {item["verdict"] for item in spam} == {"spam"}, "another filter, another cursor"
@@ -128,14 +163,30 @@ def test_a_killed_poll_loses_nothing_and_repeats_at_most_the_page_in_flight(
     admin = SandboxAdmin(roomy_sandbox)
     account = admin.new_account(domains=("example.com",))
     admin.traffic(account, 3000, spread_seconds=600, seed=5)
-    admin.fault(kind="delay", delay_seconds=0.15, count=100, path_prefix="/api/v1/verdicts",
-                token_id=account.token_id)  # fmt: skip
-    args = ["poll", "new-verdict", "--state", str(tmp_path / "c.sqlite"), "--page-size", "100",
-            "--since", "2000-01-01T00:00:00Z"]  # fmt: skip
+    admin.fault(
+        kind="delay",
+        delay_seconds=0.15,
+        count=100,
+        path_prefix="/api/v1/verdicts",
+        token_id=account.token_id,
+    )
+    args = [
+        "poll",
+        "new-verdict",
+        "--state",
+        str(tmp_path / "c.sqlite"),
+        "--page-size",
+        "100",
+        "--since",
+        "2000-01-01T00:00:00Z",
+    ]
     process = subprocess.Popen(
-        [*MXGUARD, *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        [*MXGUARD, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
         env=_env(account, roomy_sandbox.base_url),
-    )  # fmt: skip
+    )
     assert process.stdout is not None
     before_kill: list[str] = []
     for line in process.stdout:
@@ -145,8 +196,11 @@ def test_a_killed_poll_loses_nothing_and_repeats_at_most_the_page_in_flight(
     process.send_signal(signal.SIGKILL)
     rest = process.stdout.read()
     process.wait(timeout=10)
-    delivered = [json.loads(x)["id"] for x in [*before_kill, *rest.splitlines(keepends=True)]
-                 if x.endswith("\n")]  # fmt: skip
+    delivered = [
+        json.loads(x)["id"]
+        for x in [*before_kill, *rest.splitlines(keepends=True)]
+        if x.endswith("\n")
+    ]
     after = mxguard(*args, account=account, base_url=roomy_sandbox.base_url, timeout=120)
     assert after.returncode == 0, after.stderr
     resumed = [item["id"] for item in lines(after.stdout)]

@@ -19,8 +19,16 @@ from tests.support import Account, SandboxAdmin
 from triggers import TRIGGERS
 
 MANIFESTS = Path(__file__).resolve().parents[1] / "manifests"
-VOLATILE = {"id", "created_at", "updated_at", "released_at", "reported_at", "verdict_id",
-            "quarantined_at", "expires_at"}  # fmt: skip
+VOLATILE = {
+    "id",
+    "created_at",
+    "updated_at",
+    "released_at",
+    "reported_at",
+    "verdict_id",
+    "quarantined_at",
+    "expires_at",
+}
 
 
 def test_manifests_are_valid_and_up_to_date() -> None:
@@ -91,12 +99,25 @@ STEPS: list[tuple[str, dict[str, Any]]] = [
 
 def _account_with_mail(admin: SandboxAdmin) -> tuple[Account, dict[str, str]]:
     account = admin.new_account(domains=("example.com",))
-    admin.add_verdicts(account, [
-        {"domain": "example.com", "verdict": "spam", "sender": "x@deals.example", "subject": "A",
-         "scanned_at": "2026-11-23T10:00:00Z"},
-        {"domain": "example.com", "verdict": "phishing", "sender": "y@phish.example",
-         "subject": "B", "scanned_at": "2026-11-23T10:00:01Z"},
-    ])  # fmt: skip
+    admin.add_verdicts(
+        account,
+        [
+            {
+                "domain": "example.com",
+                "verdict": "spam",
+                "sender": "x@deals.example",
+                "subject": "A",
+                "scanned_at": "2026-11-23T10:00:00Z",
+            },
+            {
+                "domain": "example.com",
+                "verdict": "phishing",
+                "sender": "y@phish.example",
+                "subject": "B",
+                "scanned_at": "2026-11-23T10:00:01Z",
+            },
+        ],
+    )
     held = admin.public(account, "GET", "/quarantine?order=asc").json()["data"]
     return account, {"held": held[0]["id"], "other": held[1]["id"]}
 
@@ -108,8 +129,9 @@ def test_actions_from_manifests_behave_as_the_python_definitions(
     python_account, python_ids = _account_with_mail(admin)
     runner_account, runner_ids = _account_with_mail(admin)
     client = MxGuardClient(python_account.token, roomy_sandbox.base_url, rate_limit_db=":memory:")
-    runner = ManifestRunner(files.load_connector(MANIFESTS), roomy_sandbox.base_url,
-                            runner_account.token)  # fmt: skip
+    runner = ManifestRunner(
+        files.load_connector(MANIFESTS), roomy_sandbox.base_url, runner_account.token
+    )
     operations = {op.key: op for op in files.load_operations(MANIFESTS)}
     for key, inputs in STEPS:
         mine = {k: str(v).format(**python_ids) for k, v in inputs.items()}

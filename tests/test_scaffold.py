@@ -15,9 +15,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _copy_project(target: Path) -> Path:
     listed = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
-        text=True, check=True,
-    ).stdout.split()  # fmt: skip
+        ["git", "ls-files", "-co", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     for name in listed:
         source = ROOT / name
         if source.is_file() and not name.startswith(("bench/", "tools/", "tests/n8n_real/")):
@@ -29,9 +32,14 @@ def _copy_project(target: Path) -> Path:
 def _run(copy: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(copy)}
     return subprocess.run(
-        [sys.executable, *args], cwd=copy, env=env, capture_output=True, text=True,
-        timeout=timeout, check=False,
-    )  # fmt: skip
+        [sys.executable, *args],
+        cwd=copy,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 @pytest.mark.slow
@@ -49,10 +57,16 @@ def test_scaffolded_operations_pass_their_tests_unedited(tmp_path: Path) -> None
     assert "weekly-summary" in listed
     assert "new-partner-domain" in listed
     tests = _run(
-        copy, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-        "tests/test_scaffolded_weekly_summary.py", "tests/test_scaffolded_new_partner_domain.py",
+        copy,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "tests/test_scaffolded_weekly_summary.py",
+        "tests/test_scaffolded_new_partner_domain.py",
         "tests/test_manifests.py",
-    )  # fmt: skip
+    )
     assert tests.returncode == 0, tests.stdout[-3000:]
     assert " passed" in tests.stdout
 
@@ -66,7 +80,8 @@ def test_bad_names_and_places_are_refused(tmp_path: Path) -> None:
         result = _run(ROOT, "-m", "connector", "scaffold", "trigger", name, "--root", str(ROOT))
         assert result.returncode == 2
         assert message in result.stderr
-    elsewhere = _run(ROOT, "-m", "connector", "scaffold", "action", "fine_name", "--root",
-                     str(tmp_path))  # fmt: skip
+    elsewhere = _run(
+        ROOT, "-m", "connector", "scaffold", "action", "fine_name", "--root", str(tmp_path)
+    )
     assert elsewhere.returncode == 2
     assert "not the project's root" in elsewhere.stderr

@@ -46,15 +46,20 @@ def render_template(platform: str, out: Path, context: dict[str, Any]) -> Path:
     """Render ``templates/<platform>`` into ``out`` (replacing what an earlier export left)."""
     if out.exists():
         if not (out / ".mxguard-export").exists() and any(out.iterdir()):
-            raise FileExistsError(f"{out} exists and is not an earlier export; choose another --out")
+            raise FileExistsError(
+                f"{out} exists and is not an earlier export; choose another --out"
+            )
         shutil.rmtree(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = out.parent / f".{out.name}.staging"
     shutil.rmtree(staging, ignore_errors=True)
     made = cookiecutter(
-        str(TEMPLATES / platform), no_input=True, output_dir=str(staging),
-        extra_context={"slug": "export", **context}, overwrite_if_exists=True,
-    )  # fmt: skip
+        str(TEMPLATES / platform),
+        no_input=True,
+        output_dir=str(staging),
+        extra_context={"slug": "export", **context},
+        overwrite_if_exists=True,
+    )
     Path(made).rename(out)
     shutil.rmtree(staging, ignore_errors=True)
     (out / ".mxguard-export").write_text(f"{platform}\n")
