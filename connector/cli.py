@@ -421,16 +421,23 @@ EXPORTERS = {
 @click.option(
     "--manifests",
     type=click.Path(file_okay=False, exists=True, path_type=Path),
-    default=Path("manifests"),
-    show_default=True,
+    help="Manifests folder [default: ./manifests in a project checkout, else built afresh].",
 )
-def export(platform: str, out: Path, api_url: str | None, manifests: Path) -> None:
+def export(platform: str, out: Path, api_url: str | None, manifests: Path | None) -> None:
     """Export a native integration for PLATFORM from the manifests."""
     import importlib
+    import tempfile
 
     from connector.export.common import load_bundle
+    from connector.manifest import files
 
-    bundle = load_bundle(manifests, api_url)
+    with tempfile.TemporaryDirectory() as scratch:
+        if manifests is None:
+            manifests = Path("manifests")
+            if not (manifests / "connector.json").exists():
+                manifests = Path(scratch)
+                files.write(manifests)
+        bundle = load_bundle(manifests, api_url)
     module = importlib.import_module(EXPORTERS[platform])
     written: Path = module.export(bundle, out)
     click.echo(f"{platform} integration written to {written}")
