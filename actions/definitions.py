@@ -3,6 +3,7 @@ report spam, find domain, find quarantined message."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -146,31 +147,42 @@ def remove_sender_rule(client: MxGuardClient, data: RemoveSenderRuleInput) -> Re
     return Removal(id=data.rule_id, outcome="removed")
 
 
-def release_message(client: MxGuardClient, data: MessageInput) -> MessageResult:
+def _move_message(
+    data: MessageInput,
+    move: Callable[[str], QuarantinedMessage],
+    get: Callable[[str], QuarantinedMessage],
+    target: QuarantineStatus,
+    why_not: str,
+) -> MessageResult:
+    """Move a message to ``target``; one already there is returned as it is (repeats are safe)."""
     try:
-        message = client.quarantine.release(data.message_id)
-        return MessageResult(**message.model_dump(), outcome="released")
+        return MessageResult(**move(data.message_id).model_dump(), outcome=target.value)
     except ConflictError:
-        current = client.quarantine.get(data.message_id)
-    if current.status == QuarantineStatus.released:
-        return MessageResult(**current.model_dump(), outcome="already_released")
+        current = get(data.message_id)
+    if current.status == target:
+        return MessageResult(**current.model_dump(), outcome=f"already_{target.value}")
     raise ActionConflictError(
-        f"message {data.message_id} is {current.status}; only held messages can be released",
-        field="message_id",
+        f"message {data.message_id} is {current.status}; {why_not}", field="message_id"
+    )
+
+
+def release_message(client: MxGuardClient, data: MessageInput) -> MessageResult:
+    return _move_message(
+        data,
+        client.quarantine.release,
+        client.quarantine.get,
+        QuarantineStatus.released,
+        "only held messages can be released",
     )
 
 
 def report_spam(client: MxGuardClient, data: MessageInput) -> MessageResult:
-    try:
-        message = client.quarantine.report_spam(data.message_id)
-        return MessageResult(**message.model_dump(), outcome="reported")
-    except ConflictError:
-        current = client.quarantine.get(data.message_id)
-    if current.status == QuarantineStatus.reported:
-        return MessageResult(**current.model_dump(), outcome="already_reported")
-    raise ActionConflictError(
-        f"message {data.message_id} is {current.status}; it cannot be reported",
-        field="message_id",
+    return _move_message(
+        data,
+        client.quarantine.report_spam,
+        client.quarantine.get,
+        QuarantineStatus.reported,
+        "it cannot be reported",
     )
 
 
