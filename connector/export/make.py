@@ -1,0 +1,676 @@
+"""Export a Make custom app (the VS Code extension's local-development layout) from the manifests.
+
+The cookiecutter template gives the skeleton (README, common data); every IML file is written
+here from the manifests, as JSON, so that Jinja never meets IML's own ``{{...}}``. Make's runtime
+cannot continue after an HTTP error (no lookup after a 409 or 404), so the status rules of the
+manifests become checks made *before* the request: see ``docs/export-make.md``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from connector.export.common import Bundle, render_template, write_json
+from connector.export.make_iml import (
+    fill,
+    literal,
+    normal_ref,
+    param_expr,
+    param_ref,
+    param_value,
+    url_of,
+    wrap,
+)
+from connector.manifest.format import (
+    Connector,
+    HttpRequest,
+    InputField,
+    ListSource,
+    Operation,
+    OutputField,
+    StatusRule,
+)
+
+CONNECTION = "mxguard"
+TRIGGER_PAGE = 100
+"""Items per page when polling: 32 pages reach Make's cap of 3,200 records within its 50 pages."""
+DEFAULT_TRIGGER_LIMIT = 10
+EPOCH_LIMIT = 300
+FIELD_TYPES = {
+    "string": "text",
+    "integer": "integer",
+    "number": "number",
+    "boolean": "boolean",
+    "datetime": "date",
+    "object": "collection",
+    "array": "array",
+}
+LABEL_FIELDS = ("subject", "domain", "pattern", "id")
+HOST = r"([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+FORMAT_PATTERNS = {
+    "hostname": f"^{HOST}$",
+    "sender_pattern": rf"^((\*|[A-Za-z0-9.!#$%&'*+/=?^_`{{|}}~-]{{1,64}})@)?{HOST}$",
+    "object_id": r"^[A-Za-z0-9_-]{1,128}$",
+}
+"""What the API accepts (ASCII host names: Make has no IML function to convert IDNs)."""
+CRUD = {"create": "create", "update": "update", "delete": "delete", "search": "read"}
+MODULE_TYPES = {"trigger": "trigger", "search": "search"}
+
+
+def export(bundle: Bundle, out: Path) -> Path:
+    """Write the app to ``out`` (replacing an earlier export, refusing any other folder)."""
+    for op in bundle.operations:
+        rule_shape(op)  # before writing anything
+    modules = {camel(op.key): op for op in bundle.operations}
+    sources = used_sources(bundle)
+    render_template(
+        "make",
+        out,
+        {
+            "label": bundle.connector.label,
+            "description": bundle.connector.description,
+            "version": bundle.connector.version,
+            "base_url": bundle.base_url,
+            "connection": CONNECTION,
+            "modules": ", ".join(op.label for op in modules.values()),
+            "rpcs": ", ".join(rpc_name(s) for s in sources) or "none",
+        },
+    )
+    index: dict[str, Any] = {
+        "fileVersion": 1,
+        "generalCodeFiles": {
+            "base": "general/base.iml.json",
+            "common": "general/common.json",
+            "groups": "modules/groups.json",
+            "readme": "README.md",
+        },
+        "components": {
+            "connection": {},
+            "webhook": {},
+            "module": {},
+            "rpc": {},
+            "function": {},
+            "endpoint": {},
+        },
+        "origins": [],
+    }
+    write_json(out / "general/base.iml.json", base(bundle))
+    index["components"]["connection"][CONNECTION] = write_component(
+        out,
+        "connection",
+        CONNECTION,
+        {"communication": connection_check(bundle), "params": connection_params(bundle.connector)},
+    )
+    index["components"]["connection"][CONNECTION].update(
+        label=f"{bundle.connector.label} API token", connectionType="basic"
+    )
+    for source in sources:
+        name = rpc_name(source)
+        meta = write_component(
+            out, "rpc", name, {"communication": rpc(bundle, source), "params": []}
+        )
+        meta.update(label=f"List {source.key}", connection=CONNECTION, altConnection=None)
+        index["components"]["rpc"][name] = meta
+    for name, op in modules.items():
+        meta = write_component(out, "module", name, module_codes(bundle, op))
+        meta.update(
+            label=op.label,
+            description=op.description,
+            moduleType=MODULE_TYPES.get(op.kind, "action"),
+            actionCrud=CRUD.get(op.kind),
+            connection=CONNECTION,
+            altConnection=None,
+        )
+        index["components"]["module"][name] = meta
+    write_json(out / "modules/groups.json", groups(modules))
+    write_json(out / "makecomapp.json", index)
+    return out
+
+
+def camel(key: str) -> str:
+    """Make's component names are letters and digits: ``new_verdict`` → ``newVerdict``."""
+    head, *rest = key.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+def kebab(name: str) -> str:
+    """File and folder names, as the extension derives them from component names."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower()
+
+
+def rpc_name(source: ListSource) -> str:
+    return source_rpc(source.key)
+
+
+def source_rpc(key: str) -> str:
+    """The RPC that fills a dropdown from a list source: ``domains`` → ``listDomains``."""
+    return "list" + key[:1].upper() + key[1:]
+
+
+CODE_FILES = {
+    "communication": "communication.iml.json",
+    "params": "params.iml.json",
+    "staticParams": "static-params.iml.json",
+    "mappableParams": "mappable-params.iml.json",
+    "interface": "interface.iml.json",
+    "samples": "samples.iml.json",
+    "scope": "scope.iml.json",
+    "epoch": "epoch.iml.json",
+}
+
+
+def write_component(out: Path, kind: str, name: str, codes: dict[str, Any]) -> dict[str, Any]:
+    """Write ``<kind>s/<name>/<name>.<code>.iml.json`` files; return the component's index entry."""
+    folder = f"{kind}s/{kebab(name)}"
+    files: dict[str, str] = {}
+    for code, document in codes.items():
+        relative = f"{folder}/{kebab(name)}.{CODE_FILES[code]}"
+        write_json(out / relative, document)
+        files[code] = relative
+    return {"codeFiles": files}
+
+
+# general -----------------------------------------------------------------------------------------
+def error_directive() -> dict[str, Any]:
+    """The API's error body is ``{"error": {"type", "message", "param"}}``."""
+    message = "[{{statusCode}}] {{body.error.message}}"
+    return {
+        "message": message,
+        "type": "RuntimeError",
+        "400": {"message": message, "type": "DataError"},
+        "401": {"message": message, "type": "InvalidAccessTokenError"},
+        "422": {"message": message, "type": "DataError"},
+        "429": {"message": message, "type": "RateLimitError"},
+    }
+
+
+def base(bundle: Bundle) -> dict[str, Any]:
+    auth = bundle.connector.auth
+    return {
+        "baseUrl": bundle.base_url,
+        "headers": {auth.header: f"{auth.scheme} {{{{connection.apiKey}}}}"},
+        "response": {"error": error_directive()},
+        "log": {"sanitize": [f"request.headers.{auth.header.lower()}"]},
+    }
+
+
+def connection_params(connector: Connector) -> list[dict[str, Any]]:
+    field = connector.auth.field
+    return [
+        {
+            "name": "apiKey",
+            "type": "password",
+            "label": field.label,
+            "required": True,
+            "help": field.help,
+            "validate": {"pattern": field.pattern},
+        }
+    ]
+
+
+def connection_check(bundle: Bundle) -> dict[str, Any]:
+    """Connections do not inherit the base: the check carries its own URL, header and errors."""
+    auth, test = bundle.connector.auth, bundle.connector.connection_test
+    return {
+        "url": bundle.base_url + test.request.path,
+        "method": test.request.method,
+        "headers": {auth.header: f"{auth.scheme} {{{{parameters.apiKey}}}}"},
+        "response": {
+            "metadata": {"type": "text", "value": wrap(f"body.{test.label_field}")},
+            "error": error_directive(),
+        },
+        "log": {"sanitize": [f"request.headers.{auth.header.lower()}"]},
+    }
+
+
+def used_sources(bundle: Bundle) -> list[ListSource]:
+    keys = {f.dynamic.source for op in bundle.operations for f in op.inputs if f.dynamic}
+    return [s for s in bundle.connector.list_sources if s.key in keys]
+
+
+def rpc(bundle: Bundle, source: ListSource) -> dict[str, Any]:
+    """A dropdown's options, every page of the list (``rpc://listDomains``)."""
+    dynamic = next(
+        f.dynamic
+        for op in bundle.operations
+        for f in op.inputs
+        if f.dynamic and f.dynamic.source == source.key
+    )
+    paging = source.pagination
+    return {
+        "url": source.request.path,
+        "method": source.request.method,
+        "qs": {p.name: p.value for p in source.request.query},
+        "response": {
+            "iterate": wrap(f"body.{paging.items}"),
+            "output": {
+                "label": wrap(f"item.{dynamic.label}"),
+                "value": wrap(f"item.{dynamic.value}"),
+            },
+        },
+        "pagination": pagination(
+            source.pagination.cursor_param, paging.next_cursor, paging.has_more
+        ),
+    }
+
+
+def pagination(cursor_param: str, next_cursor: str, has_more: str) -> dict[str, Any]:
+    return {
+        "qs": {cursor_param: wrap(f"body.{next_cursor}")},
+        "condition": wrap(f"body.{has_more}"),
+    }
+
+
+def groups(modules: dict[str, Operation]) -> list[dict[str, Any]]:
+    found = []
+    for label, kinds in (
+        ("Triggers", {"trigger"}),
+        ("Actions", {"create", "update", "delete"}),
+        ("Searches", {"search"}),
+    ):
+        names = [name for name, op in modules.items() if op.kind in kinds]
+        if names:
+            found.append({"label": label, "modules": names})
+    return found
+
+
+# modules -----------------------------------------------------------------------------------------
+def module_codes(bundle: Bundle, op: Operation) -> dict[str, Any]:
+    params = [parameter(f) for f in op.inputs]
+    codes: dict[str, Any] = {"communication": communication(bundle, op)}
+    if op.kind == "trigger":
+        codes["staticParams"] = [*params, trigger_limit()]
+        codes["mappableParams"] = []
+    else:
+        codes["staticParams"] = []
+        codes["mappableParams"] = params
+    codes["interface"] = [interface_field(f, op.sample.get(f.key)) for f in op.output]
+    codes["samples"] = op.sample
+    codes["scope"] = []
+    if op.kind == "trigger":
+        codes["epoch"] = epoch(op)
+    return codes
+
+
+def parameter(field: InputField) -> dict[str, Any]:
+    """An input as a Make parameter: a dropdown (RPC or choices); its checks in ``validate``."""
+    spec: dict[str, Any] = {"name": field.key, "label": field.label, "required": field.required}
+    if field.help:
+        spec["help"] = field.help
+    if field.dynamic is not None:
+        spec.update(type="select", options=f"rpc://{source_rpc(field.dynamic.source)}")
+    elif field.choices:
+        spec.update(type="select", options=[{"label": c, "value": c} for c in field.choices])
+    elif field.type == "integer":
+        spec["type"] = "uinteger" if (field.min or 0) >= 0 else "integer"
+    else:
+        spec["type"] = FIELD_TYPES[field.type]
+    if field.multiple:
+        spec["multiple"] = True
+    if field.default is not None:
+        spec["default"] = field.default
+    validate: dict[str, Any] = {}
+    if field.min is not None:
+        validate["min"] = field.min
+    if field.max is not None:
+        validate["max"] = field.max
+    if field.max_length is not None:
+        validate["max"] = field.max_length
+    if field.format is not None and spec["type"] == "text":
+        validate["pattern"] = FORMAT_PATTERNS[field.format]
+    if validate:
+        spec["validate"] = validate
+    return spec
+
+
+def trigger_limit() -> dict[str, Any]:
+    return {
+        "name": "limit",
+        "label": "Limit",
+        "type": "uinteger",
+        "required": True,
+        "default": DEFAULT_TRIGGER_LIMIT,
+        "validate": {"min": 1},
+        "help": "The maximum number of items to return in one run of the scenario.",
+    }
+
+
+def interface_field(field: OutputField, sample: Any) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "name": field.key,
+        "label": field.label,
+        "type": FIELD_TYPES[field.type],
+    }
+    if field.type == "datetime":
+        spec["time"] = True
+    if (
+        field.type == "array"
+        and isinstance(sample, list)
+        and sample
+        and isinstance(sample[0], dict)
+    ):
+        spec["spec"] = {
+            "type": "collection",
+            "spec": [
+                {"name": k, "label": k.replace("_", " ").capitalize(), "type": json_type(v)}
+                for k, v in sample[0].items()
+            ],
+        }
+    return spec
+
+
+def json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return "text"
+
+
+def epoch(op: Operation) -> dict[str, Any]:
+    """'Choose where to start': the trigger's request again, labelled by the item's name or date."""
+    assert op.polling is not None
+    keys = [f.key for f in op.output]
+    label = next(k for k in LABEL_FIELDS if k in keys)
+    return {
+        "response": {
+            "limit": EPOCH_LIMIT,
+            "output": {
+                "label": wrap(f"item.{label}"),
+                "date": wrap(f"item.{op.polling.time_field}"),
+            },
+        }
+    }
+
+
+def request(op: Operation, http: HttpRequest) -> dict[str, Any]:
+    """A manifest request as a Make request; optional inputs left empty are not sent."""
+    spec: dict[str, Any] = {"url": url_of(op, http.path), "method": http.method}
+    if http.query:
+        spec["qs"] = {p.name: param_value(op, p) for p in http.query}
+    if http.method in ("POST", "PUT", "PATCH"):
+        spec["body"] = {p.name: param_value(op, p) for p in http.body}
+    return spec
+
+
+def communication(bundle: Bundle, op: Operation) -> Any:
+    """The module's requests; a status rule of a shape not known here stops the export, as
+    exporting it without its meaning would change what a repeat does."""
+    shape = rule_shape(op)
+    if op.kind == "trigger":
+        return trigger(op)
+    if op.kind == "search":
+        return search(bundle, op)
+    if shape == "none":
+        return {**request(op, op.request), "response": {"output": success_output(op)}}
+    rule = op.status_rules[0]
+    if shape == "absent":
+        return absent_first(bundle, op, rule)
+    if shape == "existing":
+        return existing_first(bundle, op, rule)
+    return current_first(op, rule)
+
+
+def rule_shape(op: Operation) -> str:
+    """Which pre-check expresses the operation's status rule (see the module docstring)."""
+    rules = op.status_rules
+    if not rules:
+        return "none"
+    rule = rules[0]
+    shapes = {
+        "empty": len(rules) == 1
+        and op.kind == "search"
+        and rule.status == 404
+        and rule.empty
+        and op.pagination is None,
+        "absent": len(rules) == 1
+        and op.kind == "delete"
+        and rule.status == 404
+        and not rule.accept_if,
+        "existing": len(rules) == 1
+        and op.kind == "create"
+        and rule.status == 409
+        and rule.lookup is not None
+        and bool(rule.accept_if),
+        "current": len(rules) == 1
+        and op.kind == "update"
+        and rule.status == 409
+        and rule.lookup is not None
+        and not rule.find_in
+        and bool(rule.accept_if),
+    }
+    for shape, fits in shapes.items():
+        if fits:
+            return shape
+    raise ValueError(f"{op.key}: its status rules cannot be expressed for Make yet")
+
+
+def trigger(op: Operation) -> dict[str, Any]:
+    """Newest first, every page Make allows, Make keeping the last item it gave (date, then id)."""
+    assert op.pagination is not None
+    assert op.polling is not None
+    paging, polling = op.pagination, op.polling
+    spec = request(op, op.request)
+    spec["qs"] = {
+        **spec.get("qs", {}),
+        polling.order_param: "desc",
+        paging.limit_param: min(TRIGGER_PAGE, paging.max_limit),
+    }
+    spec["response"] = {
+        "iterate": wrap(f"body.{paging.items}"),
+        "output": wrap("item"),
+        "limit": wrap("parameters.limit"),
+        "trigger": {
+            "id": wrap(f"item.{polling.id_field}"),
+            "date": wrap(f"item.{polling.time_field}"),
+            "type": "date",
+            "order": "desc",
+        },
+    }
+    spec["pagination"] = pagination(paging.cursor_param, paging.next_cursor, paging.has_more)
+    return spec
+
+
+def search(bundle: Bundle, op: Operation) -> dict[str, Any]:
+    """A paged search with its client filters as the iterate condition; a lookup by name reads
+    the list instead (a 404 would stop Make, while the manifest means "nothing found")."""
+    if op.pagination is None:
+        rule = next(r for r in op.status_rules if r.empty)
+        assert rule.status == 404
+        where = located(bundle, op, op.request.path)
+        spec = {
+            "url": where["list"],
+            "method": "GET",
+            "qs": {where["limit_param"]: where["max_limit"]},
+        }
+        spec["response"] = {
+            "iterate": {
+                "container": wrap(f"body.{where['items']}"),
+                "condition": wrap(f"item.{where['field']} == {where['value']}"),
+            },
+            "output": wrap("item"),
+        }
+        spec["pagination"] = pagination(
+            where["cursor_param"], where["next_cursor"], where["has_more"]
+        )
+        return spec
+    paging = op.pagination
+    spec = request(op, op.request)
+    checks = [
+        f"(!{param_ref(field)} || contains(lower(item.{item_field}), lower({param_ref(field)})))"
+        for item_field, key in op.client_filters.items()
+        for field in op.inputs
+        if field.key == key
+    ]
+    container = wrap(f"body.{paging.items}")
+    spec["response"] = {
+        "iterate": {"container": container, "condition": wrap(" && ".join(checks))}
+        if checks
+        else container,
+        "output": wrap("item"),
+    }
+    if op.result_limit_input:
+        limit_field = next(f for f in op.inputs if f.key == op.result_limit_input)
+        spec["response"]["limit"] = wrap(param_ref(limit_field))
+    spec["pagination"] = pagination(paging.cursor_param, paging.next_cursor, paging.has_more)
+    return spec
+
+
+def success_output(op: Operation) -> dict[str, Any]:
+    """The module's bundle: the object answered (or ``success_result`` for a 204), and outcome."""
+    if op.success_result:
+        result: dict[str, Any] = {
+            p.name: result_value(op, p.input, p.value) for p in op.success_result
+        }
+    else:
+        result = {f.key: wrap(f"body.{f.key}") for f in op.output if f.key != "outcome"}
+    if op.success_outcome:
+        result["outcome"] = op.success_outcome
+    return result
+
+
+def result_value(op: Operation, key: str | None, value: Any) -> Any:
+    if key is None:
+        return value
+    return wrap(normal_ref(next(f for f in op.inputs if f.key == key)))
+
+
+def located(bundle: Bundle, op: Operation, object_path: str) -> dict[str, Any]:
+    """Where an object addressed by ``…/{var}`` is listed: the list path, its page directives,
+    the item field that names it and the input's value to compare with.
+
+    The list is the path without its last segment; the field is the input's dropdown value field
+    (``domain``), else the variable itself if items carry it, else ``id``."""
+    parent, _, last = object_path.rpartition("/")
+    var = last.strip("{}")
+    field = next(f for f in op.inputs if f.key == var)
+    source = next((s for s in bundle.connector.list_sources if s.request.path == parent), None)
+    paging = source.pagination if source else op.pagination
+    fields = {
+        f.key for other in bundle.operations if other.request.path == parent for f in other.output
+    }
+    if field.dynamic is not None:
+        item_field = field.dynamic.value
+    else:
+        item_field = var if var in fields else "id"
+    return {
+        "list": url_of(op, parent),
+        "items": paging.items if paging else "data",
+        "has_more": paging.has_more if paging else "has_more",
+        "next_cursor": paging.next_cursor if paging else "next_cursor",
+        "cursor_param": paging.cursor_param if paging else "cursor",
+        "limit_param": paging.limit_param if paging else "limit",
+        "max_limit": paging.max_limit if paging else 500,
+        "field": item_field,
+        "value": normal_ref(field),
+    }
+
+
+def listing(where: dict[str, Any]) -> dict[str, Any]:
+    """First page of a list, kept in ``temp`` for the next request's condition."""
+    return {
+        "url": where["list"],
+        "method": "GET",
+        "qs": {where["limit_param"]: where["max_limit"]},
+        "response": {
+            "temp": {
+                "items": wrap(f"body.{where['items']}"),
+                "more": wrap(f"body.{where['has_more']}"),
+            }
+        },
+    }
+
+
+def absent_first(bundle: Bundle, op: Operation, rule: StatusRule) -> list[dict[str, Any]]:
+    """A delete whose 404 means "already absent": list first; skip the request when the object
+    is not in a complete list (a list with more pages never lets it be skipped)."""
+    where = located(bundle, op, op.request.path)
+    present = f"contains(map(temp.items, {literal(where['field'])}), {where['value']})"
+    absent_result: dict[str, Any] = {
+        p.name: result_value(op, p.input, p.value) for p in rule.result
+    }
+    if rule.outcome:
+        absent_result["outcome"] = rule.outcome
+    main = request(op, op.request)
+    main["condition"] = {"condition": wrap(f"{present} || temp.more"), "default": absent_result}
+    main["response"] = {"output": success_output(op)}
+    return [listing(where), main]
+
+
+def existing_first(bundle: Bundle, op: Operation, rule: StatusRule) -> list[dict[str, Any]]:
+    """A create whose 409 means "already there": list first; when the object is there, answer it
+    (outcome of the rule) if it matches the inputs, else fail with the rule's message."""
+    if rule.lookup is not None and rule.find_in:
+        http = rule.lookup
+        ((item_field, key),) = rule.match.items()
+        field = next(f for f in op.inputs if f.key == key)
+        where = {
+            "list": url_of(op, http.path),
+            "items": rule.find_in,
+            "field": item_field,
+            "value": normal_ref(field),
+            "has_more": "has_more",
+        }
+        first: dict[str, Any] = {
+            "url": where["list"],
+            "method": http.method,
+            "qs": {p.name: param_value(op, p) for p in http.query},
+            "response": {
+                "temp": {"items": wrap(f"body.{rule.find_in}"), "more": wrap("body.has_more")}
+            },
+        }
+    else:
+        assert rule.lookup is not None
+        where = located(bundle, op, rule.lookup.path)
+        first = listing(where)
+    key, value = literal(where["field"]), where["value"]
+
+    def found(name: str) -> str:
+        return f"first(map(temp.items, {literal(name)}, {key}, {value}))"
+
+    present = f"contains(map(temp.items, {key}), {value})"
+    accepted = (
+        " && ".join(f"{found(name)} == {param_expr(op, p)}" for name, p in rule.accept_if.items())
+        or "true"
+    )
+    fields = [f.key for f in op.output if f.key != "outcome"]
+    known = {f.key: normal_ref(f) for f in op.inputs} | {name: found(name) for name in fields}
+    first["response"]["valid"] = {
+        "condition": wrap(f"!{present} || ({accepted})"),
+        "message": fill(rule.error or "conflict", known),
+    }
+    existing: dict[str, Any] = {name: wrap(found(name)) for name in fields}
+    if rule.outcome:
+        existing["outcome"] = rule.outcome
+    main = request(op, op.request)
+    main["condition"] = {"condition": wrap(f"!{present}"), "default": existing}
+    main["response"] = {"output": success_output(op)}
+    return [first, main]
+
+
+def current_first(op: Operation, rule: StatusRule) -> list[dict[str, Any]]:
+    """A change whose conflict is fine when the object is already in the target state: read it
+    first; skip the request then, else send it, its conflict failing with the rule's message."""
+    assert rule.lookup is not None
+    lookup = request(op, rule.lookup)
+    lookup["response"] = {"temp": {"found": wrap("body")}}
+    accepted = " && ".join(
+        f"temp.found.{name} == {param_expr(op, p)}" for name, p in rule.accept_if.items()
+    )
+    fields = [f.key for f in op.output if f.key != "outcome"]
+    current: dict[str, Any] = {name: wrap(f"temp.found.{name}") for name in fields}
+    if rule.outcome:
+        current["outcome"] = rule.outcome
+    known = {f.key: normal_ref(f) for f in op.inputs} | {n: f"temp.found.{n}" for n in fields}
+    main = request(op, op.request)
+    main["condition"] = {"condition": wrap(f"!({accepted})"), "default": current}
+    main["response"] = {
+        "output": success_output(op),
+        "error": {
+            **error_directive(),
+            str(rule.status): {"message": fill(rule.error or "conflict", known)},
+        },
+    }
+    return [lookup, main]

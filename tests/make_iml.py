@@ -1,0 +1,493 @@
+"""A small evaluator of the Make IML that ``connector/export/make.py`` writes, over real HTTP.
+
+Make's runtime is not available offline, so this runs an exported app's files the way Make's
+documentation describes them, for the subset the exporter uses, and nothing more:
+
+- expressions ``{{...}}``: paths (``parameters.x``, ``connection.apiKey``, ``body.a.b``, ``item``,
+  ``temp.x``, ``statusCode``, ``now``), string/number/boolean literals, ``!``, unary ``-``,
+  ``==``/``!=``, ``&&``/``||``, parentheses, and the functions ``lower``, ``ifempty``,
+  ``contains``, ``map`` (with its optional filter key and value), ``first`` and ``addDays``. A
+  string that is one expression keeps the expression's type; otherwise parts are joined as text.
+- requests: ``base`` (``baseUrl`` for URLs starting with ``/``, headers, error handling) under a
+  module's or RPC's request; connections use their own request only. Values that are undefined
+  are not sent (as JSON and query-string serialisation drop them); arrays in ``qs`` repeat the key.
+- responses: an HTTP status of 400 or more is an error (module ``error`` over base ``error``,
+  per-status entry over the general one); then ``temp``, ``valid``, ``iterate`` (with its
+  ``condition``), ``output``, ``limit``; ``pagination`` (``qs`` merged into the request,
+  ``condition``) at most 50 requests and 3,200 items, as Make caps a run.
+- several requests run in order and the last one's output is the module's; a request whose
+  ``condition`` is false is skipped and gives its ``default``.
+- polling triggers (``response.trigger``, type date): items at or before the last item kept
+  (date, then id) are dropped, and with ``order: desc`` paging stops at the first of them.
+
+Anything outside this subset raises ``UnsupportedError``, so a new construct in the export cannot be
+"evaluated" by accident.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+MAX_REQUESTS = 50
+MAX_ITEMS = 3200
+TOKEN = re.compile(
+    r"\s*(?:(?P<num>\d+(?:\.\d+)?)|(?P<str>'(?:[^'\\]|\\.)*')|(?P<name>[A-Za-z_]\w*)"
+    r"|(?P<op>\|\||&&|==|!=|[!().,\-]))"
+)
+EXPR = re.compile(r"\{\{(.*?)\}\}")
+
+
+class UnsupportedError(Exception):
+    """The export uses IML this evaluator does not implement."""
+
+
+class MakeError(Exception):
+    """What Make would report as the module's error."""
+
+    def __init__(self, message: str, kind: str = "RuntimeError", status: int | None = None):
+        super().__init__(message)
+        self.kind = kind
+        self.status = status
+
+
+# expressions --------------------------------------------------------------------------------------
+def truthy(value: Any) -> bool:
+    """JavaScript truth: empty arrays and objects are true, empty strings and 0 are not."""
+    if isinstance(value, list | dict):
+        return True
+    return bool(value)
+
+
+def _ifempty(value: Any, fallback: Any) -> Any:
+    return fallback if value in (None, "") or value == [] else value
+
+
+def _contains(container: Any, value: Any) -> bool:
+    if isinstance(container, list):
+        return value in container
+    if isinstance(container, str) and value is not None:
+        return str(value) in container
+    return False
+
+
+def _map(
+    items: Any, key: str, filter_key: str | None = None, filter_value: Any = None
+) -> list[Any]:
+    return [
+        item[key]
+        for item in items or []
+        if isinstance(item, dict)
+        and key in item
+        and (filter_key is None or item.get(filter_key) == filter_value)
+    ]
+
+
+def _add_days(date: Any, days: Any) -> datetime:
+    start = date if isinstance(date, datetime) else datetime.fromisoformat(str(date))
+    return start + timedelta(days=float(days))
+
+
+FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "lower": lambda v: v.lower() if isinstance(v, str) else v,
+    "ifempty": _ifempty,
+    "contains": _contains,
+    "map": _map,
+    "first": lambda v: v[0] if isinstance(v, list) and v else None,
+    "addDays": _add_days,
+}
+
+
+class Parser:
+    """Recursive descent over the tokens of one expression, evaluating as it goes."""
+
+    def __init__(self, text: str, scope: dict[str, Any]) -> None:
+        self.tokens: list[tuple[str, str]] = []
+        position = 0
+        while position < len(text.rstrip()):
+            match = TOKEN.match(text, position)
+            if match is None:
+                raise UnsupportedError(f"cannot read {text[position:]!r} in {text!r}")
+            kind = match.lastgroup or ""
+            self.tokens.append((kind, match.group(kind)))
+            position = match.end()
+        self.position = 0
+        self.scope = scope
+        self.text = text
+
+    def value(self) -> Any:
+        result = self.either()
+        if self.position != len(self.tokens):
+            raise UnsupportedError(f"unexpected {self.tokens[self.position][1]!r} in {self.text!r}")
+        return result
+
+    def peek(self) -> str | None:
+        return self.tokens[self.position][1] if self.position < len(self.tokens) else None
+
+    def take(self, expected: str | None = None) -> tuple[str, str]:
+        if self.position >= len(self.tokens):
+            raise UnsupportedError(f"unexpected end of {self.text!r}")
+        token = self.tokens[self.position]
+        if expected is not None and token[1] != expected:
+            raise UnsupportedError(f"expected {expected!r} in {self.text!r}")
+        self.position += 1
+        return token
+
+    def either(self) -> Any:
+        left = self.both()
+        while self.peek() == "||":
+            self.take()
+            right = self.both()
+            left = left if truthy(left) else right
+        return left
+
+    def both(self) -> Any:
+        left = self.equality()
+        while self.peek() == "&&":
+            self.take()
+            right = self.equality()
+            left = right if truthy(left) else left
+        return left
+
+    def equality(self) -> Any:
+        left = self.unary()
+        while self.peek() in ("==", "!="):
+            operator = self.take()[1]
+            right = self.unary()
+            left = (left == right) if operator == "==" else (left != right)
+        return left
+
+    def unary(self) -> Any:
+        if self.peek() == "!":
+            self.take()
+            return not truthy(self.unary())
+        if self.peek() == "-":
+            self.take()
+            return -float(self.unary())
+        return self.postfix()
+
+    def postfix(self) -> Any:
+        value = self.primary()
+        while self.peek() == ".":
+            self.take()
+            name = self.take()[1]
+            value = value.get(name) if isinstance(value, dict) else None
+        return value
+
+    def primary(self) -> Any:
+        kind, text = self.take()
+        if kind == "num":
+            return float(text) if "." in text else int(text)
+        if kind == "str":
+            return re.sub(r"\\(.)", r"\1", text[1:-1])
+        if text == "(":
+            inner = self.either()
+            self.take(")")
+            return inner
+        if kind != "name":
+            raise UnsupportedError(f"unexpected {text!r} in {self.text!r}")
+        if text in ("true", "false", "null"):
+            return {"true": True, "false": False, "null": None}[text]
+        if self.peek() == "(":
+            if text not in FUNCTIONS:
+                raise UnsupportedError(f"function {text}() in {self.text!r}")
+            self.take()
+            arguments = []
+            while self.peek() != ")":
+                arguments.append(self.either())
+                if self.peek() == ",":
+                    self.take()
+            self.take(")")
+            return FUNCTIONS[text](*arguments)
+        return self.scope.get(text)
+
+
+def text_of(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, list | dict):
+        return json.dumps(value)
+    return str(value)
+
+
+def evaluate(template: Any, scope: dict[str, Any]) -> Any:
+    """Evaluate a JSON value: strings with ``{{...}}``, and everything inside arrays and objects."""
+    if isinstance(template, dict):
+        return {key: evaluate(value, scope) for key, value in template.items()}
+    if isinstance(template, list):
+        return [evaluate(value, scope) for value in template]
+    if not isinstance(template, str) or "{{" not in template:
+        return template
+    whole = EXPR.fullmatch(template)
+    if whole is not None:
+        return Parser(whole.group(1), scope).value()
+    return EXPR.sub(lambda m: text_of(Parser(m.group(1), scope).value()), template)
+
+
+def defined(document: Any) -> Any:
+    """Drop undefined values, as JSON serialisation of the request does."""
+    if isinstance(document, dict):
+        return {k: defined(v) for k, v in document.items() if v is not None}
+    if isinstance(document, list):
+        return [defined(v) for v in document]
+    return document
+
+
+def strip_comments(text: str) -> str:
+    """IMLJSON may hold ``//`` comments (outside strings)."""
+    return re.sub(r'("(?:[^"\\]|\\.)*")|//[^\n]*', lambda m: m.group(1) or "", text)
+
+
+def load(path: Path) -> Any:
+    return json.loads(strip_comments(path.read_text(encoding="utf-8")))
+
+
+KNOWN_REQUEST = {
+    "url",
+    "method",
+    "qs",
+    "headers",
+    "body",
+    "response",
+    "pagination",
+    "condition",
+    "log",
+}
+"""``log`` only hides the token in Make's logs."""
+KNOWN_RESPONSE = {"temp", "valid", "iterate", "output", "limit", "trigger", "error", "metadata"}
+
+
+# the app ------------------------------------------------------------------------------------------
+@dataclass
+class TriggerState:
+    """What Make keeps between runs of a polling trigger: the last item's date and id."""
+
+    date: datetime | None = None
+    id: str | None = None
+
+
+@dataclass
+class MakeApp:
+    """An exported app, run against a live API with one connection."""
+
+    root: Path
+    api_key: str
+    session: requests.Session = field(default_factory=requests.Session)
+    sent: list[tuple[str, str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.index = load(self.root / "makecomapp.json")
+        self.base = load(self.root / self.index["generalCodeFiles"]["base"])
+
+    def code(self, kind: str, name: str, code: str) -> Any:
+        relative = self.index["components"][kind][name]["codeFiles"].get(code)
+        return None if relative is None else load(self.root / relative)
+
+    # public operations
+    def test_connection(self) -> Any:
+        """Run the connection's check; answer what Make shows as the connection's name."""
+        (name,) = self.index["components"]["connection"]
+        spec = self.code("connection", name, "communication")
+        scope = {"parameters": {"apiKey": self.api_key}, "temp": {}, "now": datetime.now(UTC)}
+        bundles = self.run(spec, scope, base=None)
+        return evaluate(spec["response"]["metadata"]["value"], bundles.last_scope)
+
+    def rpc(self, name: str, parameters: dict[str, Any] | None = None) -> list[Any]:
+        return self.run(self.code("rpc", name, "communication"), self.scope(parameters)).bundles
+
+    def module(self, name: str, parameters: dict[str, Any]) -> list[Any]:
+        """An action or a search: its bundles (one for an action)."""
+        return self.run(self.code("module", name, "communication"), self.scope(parameters)).bundles
+
+    def poll(self, name: str, parameters: dict[str, Any], state: TriggerState) -> list[Any]:
+        """One run of a polling trigger: the new items, in the API's order; ``state`` moves on."""
+        spec = self.code("module", name, "communication")
+        result = self.run(spec, self.scope(parameters), trigger_state=state)
+        return result.bundles
+
+    def epoch(self, name: str, parameters: dict[str, Any]) -> list[Any]:
+        """The 'Choose where to start' list: the trigger's request with the epoch's overrides."""
+        spec = dict(self.code("module", name, "communication"))
+        spec["response"] = {k: v for k, v in spec["response"].items() if k != "trigger"}
+        spec["response"].update(self.code("module", name, "epoch")["response"])
+        return self.run(spec, self.scope(parameters)).bundles
+
+    # machinery
+    def scope(self, parameters: dict[str, Any] | None) -> dict[str, Any]:
+        return {
+            "parameters": dict(parameters or {}),
+            "connection": {"apiKey": self.api_key},
+            "temp": {},
+            "now": datetime.now(UTC),
+            "common": {},
+        }
+
+    def run(
+        self,
+        spec: Any,
+        scope: dict[str, Any],
+        base: Any = "inherit",
+        trigger_state: TriggerState | None = None,
+    ) -> Result:
+        base = self.base if base == "inherit" else base
+        result = Result([], scope)
+        for request in spec if isinstance(spec, list) else [spec]:
+            result = self.one(request, scope, base, trigger_state)
+        return result
+
+    def one(
+        self,
+        spec: dict[str, Any],
+        scope: dict[str, Any],
+        base: Any,
+        trigger_state: TriggerState | None,
+    ) -> Result:
+        unknown = set(spec) - KNOWN_REQUEST | set(spec.get("response", {})) - KNOWN_RESPONSE
+        if unknown:
+            raise UnsupportedError(f"directives {sorted(unknown)}")
+        condition = spec.get("condition", True)
+        if isinstance(condition, dict):
+            go, default = evaluate(condition["condition"], scope), condition.get("default")
+        else:
+            go, default = evaluate(condition, scope), None
+        if not truthy(go):
+            return Result([evaluate(default, scope)], scope)
+        response = spec.get("response", {})
+        trigger = response.get("trigger")
+        newest: tuple[datetime, str] | None = None
+        bundles: list[Any] = []
+        extra_qs: dict[str, Any] = {}
+        for _ in range(MAX_REQUESTS):
+            status, body = self.send(spec, scope, base, extra_qs)
+            here = {**scope, "statusCode": status, "body": body}
+            if status >= 400:
+                raise self.error(response, base, here, status)
+            scope["temp"] = {**scope["temp"], **evaluate(response.get("temp", {}), here)}
+            here["temp"] = scope["temp"]
+            self.check_valid(response, here, status)
+            old_reached = False
+            for item, bundle in self.items(response, here):
+                if trigger is not None:
+                    key = (
+                        parse_date(evaluate(trigger["date"], item)),
+                        str(evaluate(trigger["id"], item)),
+                    )
+                    state = trigger_state or TriggerState()
+                    if state.date is not None and key <= (state.date, state.id or ""):
+                        old_reached = True
+                        continue
+                    newest = max(newest, key) if newest else key
+                bundles.append(bundle)
+            limit = evaluate(response.get("limit"), here)
+            if limit is not None and len(bundles) >= int(limit):
+                bundles = bundles[: int(limit)]
+                break
+            paging = spec.get("pagination")
+            if paging is None or len(bundles) >= MAX_ITEMS:
+                break
+            if old_reached and trigger is not None and trigger.get("order") == "desc":
+                break
+            if set(paging) - {"qs", "condition"}:
+                raise UnsupportedError(f"pagination directives {sorted(paging)}")
+            if not truthy(evaluate(paging.get("condition", True), here)):
+                break
+            extra_qs = evaluate(paging.get("qs", {}), here)
+        if trigger is not None and trigger_state is not None and newest is not None:
+            trigger_state.date, trigger_state.id = newest
+        return Result(bundles[:MAX_ITEMS], here)
+
+    def items(self, response: dict[str, Any], here: dict[str, Any]) -> list[tuple[Any, Any]]:
+        """(item scope, bundle) for each output bundle of one response."""
+        iterate = response.get("iterate")
+        output = response.get("output", "{{body}}" if iterate is None else "{{item}}")
+        if iterate is None:
+            return [(here, evaluate(output, here))]
+        container, condition = (
+            (iterate, True)
+            if isinstance(iterate, str)
+            else (iterate["container"], iterate.get("condition", True))
+        )
+        found = []
+        for item in evaluate(container, here) or []:
+            scope = {**here, "item": item}
+            if truthy(evaluate(condition, scope)):
+                found.append((scope, evaluate(output, scope)))
+        return found
+
+    def send(
+        self, spec: dict[str, Any], scope: dict[str, Any], base: Any, extra_qs: dict[str, Any]
+    ) -> tuple[int, Any]:
+        url = evaluate(spec["url"], scope)
+        if base is not None and url.startswith("/"):
+            url = base["baseUrl"].rstrip("/") + url
+        url = quote(url, safe=":/?#[]@!$&'()*+,;=%~")
+        headers = {**(base or {}).get("headers", {}), **spec.get("headers", {})}
+        headers = {k: text_of(v) for k, v in defined(evaluate(headers, scope)).items()}
+        query = defined({**evaluate(spec.get("qs", {}), scope), **extra_qs})
+        params = [
+            (k, text_of(x)) for k, v in query.items() for x in (v if isinstance(v, list) else [v])
+        ]
+        method = spec.get("method", "GET")
+        body = defined(evaluate(spec.get("body"), scope)) if "body" in spec else None
+        if body is not None:
+            headers["Content-Type"] = "application/json"  # request type "json", Make's default
+        self.sent.append((method, url))
+        answer = self.session.request(
+            method,
+            url,
+            params=params,
+            headers=headers,
+            timeout=10,
+            data=None if body is None else json.dumps(body, default=text_of),
+        )
+        parsed: Any = answer.text
+        if "json" in answer.headers.get("content-type", "") and answer.content:
+            parsed = answer.json()
+        return answer.status_code, parsed
+
+    @staticmethod
+    def error(response: dict[str, Any], base: Any, here: dict[str, Any], status: int) -> MakeError:
+        directive = response.get("error") or (base or {}).get("response", {}).get("error")
+        if directive is None:
+            return MakeError(f"HTTP {status}", status=status)
+        if isinstance(directive, str):
+            return MakeError(str(evaluate(directive, here)), status=status)
+        chosen = directive.get(str(status), directive)
+        kind = chosen.get("type", directive.get("type", "RuntimeError"))
+        return MakeError(str(evaluate(chosen["message"], here)), str(kind), status)
+
+    @staticmethod
+    def check_valid(response: dict[str, Any], here: dict[str, Any], status: int) -> None:
+        valid = response.get("valid", True)
+        condition = valid["condition"] if isinstance(valid, dict) else valid
+        if not truthy(evaluate(condition, here)):
+            message = valid.get("message") if isinstance(valid, dict) else None
+            text = evaluate(message, here) if message else "Response marked as invalid."
+            kind = valid.get("type", "RuntimeError") if isinstance(valid, dict) else "RuntimeError"
+            raise MakeError(str(text), kind, status)
+
+
+@dataclass
+class Result:
+    bundles: list[Any]
+    last_scope: dict[str, Any]
+
+
+def parse_date(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
