@@ -437,9 +437,15 @@ def export(platform: str, out: Path, api_url: str | None, manifests: Path | None
             if not (manifests / "connector.json").exists():
                 manifests = Path(scratch)
                 files.write(manifests)
-        bundle = load_bundle(manifests, api_url)
+        try:
+            bundle = load_bundle(manifests, api_url)
+        except ValueError as problem:
+            raise click.BadParameter(str(problem), param_hint="--base-url") from problem
     module = importlib.import_module(EXPORTERS[platform])
-    written: Path = module.export(bundle, out)
+    try:
+        written: Path = module.export(bundle, out)
+    except FileExistsError as problem:
+        raise click.BadParameter(str(problem), param_hint="--out") from problem
     click.echo(f"{platform} integration written to {written}")
 
 

@@ -1,0 +1,440 @@
+// Builds a Zapier app definition from MxGuard connector manifests (see ../manifests/).
+//
+// The manifests say everything: inputs, requests, pagination, what a repeat means. This file only
+// interprets them, with the same semantics as the connector's reference runner
+// (tests/manifest_runner.py in the connector project), so every platform behaves alike.
+'use strict';
+
+const { domainToASCII } = require('url');
+
+const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+const OBJECT_ID = /^[A-Za-z0-9_-]{1,128}$/;
+const DROPDOWN_MAX_PAGES = 10; // a dropdown lists at most 10 pages of domains (5,000)
+
+const isEmpty = (value) =>
+  value === undefined || value === null || value === '' || (Array.isArray(value) && !value.length);
+
+// ---------------------------------------------------------------------------------------------
+// Inputs: defaults, required, types, choices, ranges and formats, checked before any request.
+
+const invalid = (z, field, problem) =>
+  new z.errors.Error(`${field.label}: ${problem}`, 'invalid_input', 400);
+
+// IDNs to punycode, lower case, then the same label rules as the API. Node's domainToASCII
+// allows '--' in a label's 3rd and 4th places (IDNA's CheckHyphens off); the API does not.
+const hostname = (z, field, value) => {
+  const name = domainToASCII(String(value).trim().replace(/\.+$/, '')).toLowerCase();
+  const labels = name.split('.');
+  const valid = (label) =>
+    LABEL.test(label) && (label.slice(2, 4) !== '--' || label.startsWith('xn--'));
+  const ok = labels.length >= 2 && labels.every(valid) && /^[a-z]/.test(labels.at(-1));
+  if (!ok) throw invalid(z, field, `${JSON.stringify(String(value))} is not a host name`);
+  return name;
+};
+
+// a@b.com, b.com or *@b.com: the part after the last '@' is a host name.
+const senderPattern = (z, field, value) => {
+  const text = String(value).trim();
+  const at = text.lastIndexOf('@');
+  return at < 0
+    ? hostname(z, field, text)
+    : `${text.slice(0, at + 1)}${hostname(z, field, text.slice(at + 1))}`;
+};
+
+// Zapier sends text; numbers and booleans are converted here, with a clear error if they are not.
+const coerce = (z, field, value) => {
+  if (field.type === 'integer' || field.type === 'number') {
+    const number = typeof value === 'number' ? value : Number(String(value).trim());
+    if (!Number.isFinite(number) || (field.type === 'integer' && !Number.isInteger(number))) {
+      throw invalid(
+        z,
+        field,
+        `${JSON.stringify(value)} is not a ${field.type === 'integer' ? 'whole ' : ''}number`,
+      );
+    }
+    if (field.min !== undefined && number < field.min)
+      throw invalid(z, field, `at least ${field.min}`);
+    if (field.max !== undefined && number > field.max)
+      throw invalid(z, field, `at most ${field.max}`);
+    return number;
+  }
+  if (field.type === 'boolean') {
+    const text = String(value).trim().toLowerCase();
+    if (['true', 'yes', '1'].includes(text)) return true;
+    if (['false', 'no', '0'].includes(text)) return false;
+    throw invalid(z, field, `${JSON.stringify(value)} is not yes or no`);
+  }
+  const text = typeof value === 'string' ? value : String(value);
+  if (field.max_length !== undefined && text.length > field.max_length) {
+    throw invalid(z, field, `at most ${field.max_length} characters`);
+  }
+  return text;
+};
+
+const prepare = (z, fields, raw) => {
+  const values = {};
+  for (const field of fields) {
+    let value = isEmpty(raw[field.key]) ? field.default : raw[field.key];
+    if (isEmpty(value)) {
+      if (field.required) throw invalid(z, field, 'required');
+      continue;
+    }
+    // A list field may arrive as one mapped text: "spam, phishing".
+    let items = !field.multiple
+      ? [value]
+      : Array.isArray(value)
+        ? value.filter((item) => !isEmpty(item))
+        : String(value)
+            .split(',')
+            .map((item) => item.trim())
+            .filter(Boolean);
+    items = items.map((item) => coerce(z, field, item));
+    for (const item of items) {
+      if (field.choices && !field.choices.includes(String(item))) {
+        throw invalid(
+          z,
+          field,
+          `${JSON.stringify(item)} is not one of ${field.choices.join(', ')}`,
+        );
+      }
+    }
+    if (field.format === 'hostname') items = items.map((item) => hostname(z, field, item));
+    if (field.format === 'sender_pattern')
+      items = items.map((item) => senderPattern(z, field, item));
+    if (field.format === 'object_id' && !items.every((item) => OBJECT_ID.test(item))) {
+      throw invalid(z, field, 'not an id (letters, digits, _ and -)');
+    }
+    if (items.length) values[field.key] = field.multiple ? items : items[0];
+  }
+  return values;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Requests
+
+const secondsAgo = (seconds) => new Date(Date.now() - seconds * 1000).toISOString();
+
+// A request value: from an input, "now minus N days", or a constant.
+const resolve = (param, inputs) => {
+  if (param.input !== undefined) return inputs[param.input];
+  if (param.days_ago_input !== undefined) return secondsAgo(inputs[param.days_ago_input] * 86400);
+  return param.value;
+};
+
+const fromParams = (params, inputs) =>
+  Object.fromEntries(params.map((param) => [param.name, resolve(param, inputs)]));
+
+const send = (z, connector, request, inputs, extra = {}) => {
+  const path = request.path.replace(/\{(\w+)\}/g, (_, key) =>
+    encodeURIComponent(String(inputs[key])),
+  );
+  // Empty query values are left out; lists become repeated parameters (?verdict=a&verdict=b).
+  const params = { ...fromParams(request.query, inputs), ...extra };
+  for (const [name, value] of Object.entries(params)) if (isEmpty(value)) delete params[name];
+  const options = {
+    method: request.method,
+    url: connector.base_url + path,
+    params,
+    skipThrowForStatus: true, // statuses are interpreted below (status rules, clear messages)
+    removeMissingValuesFrom: { params: true, body: true },
+  };
+  if (request.method === 'POST' || request.method === 'PATCH') {
+    const body = fromParams(request.body, inputs);
+    for (const [name, value] of Object.entries(body))
+      if (value === undefined || value === null) delete body[name];
+    options.body = body;
+    options.headers = { 'Content-Type': 'application/json' };
+  }
+  return z.request(options);
+};
+
+const isOk = (response) => response.status >= 200 && response.status < 300;
+
+// The API's own message, never the token (the API does not echo it; the request is not shown).
+const apiError = (z, response) => {
+  const error = (response.data && response.data.error) || {};
+  const detail = error.message ? `: ${error.message}` : '';
+  if (response.status === 401) {
+    return new z.errors.Error(
+      `MxGuard rejected the API token (HTTP 401${detail}). Issue a new token in MxGuard and reconnect.`,
+      'authentication_failed',
+      401,
+    );
+  }
+  return new z.errors.Error(
+    `MxGuard answered HTTP ${response.status}${detail}`,
+    error.type || 'http_error',
+    response.status,
+  );
+};
+
+const okData = (z, response) => {
+  if (!isOk(response)) throw apiError(z, response);
+  return response.data;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Operations
+
+// A polling trigger. Zapier dedupes by id and wants the newest first; items it is not given are
+// never seen, so one poll pages as far as the bound (README: "Polling, bursts and late items").
+const poll = async (z, bundle, connector, op, polling) => {
+  const inputs = prepare(z, op.inputs, bundle.inputData || {});
+  const meta = bundle.meta || {};
+  const paging = op.pagination;
+  const sample = Boolean(meta.isLoadingSample); // the editor shows a few recent items, however old
+  const extra = {
+    [paging.limit_param]: sample ? polling.sampleSize : paging.max_limit,
+    [op.polling.order_param]: 'desc',
+    [op.polling.since_param]: sample ? undefined : secondsAgo(polling.windowSeconds),
+  };
+  // The first poll of a Zap (isPopulatingDedupe) reads as far as later polls do, so that items
+  // already there when the Zap is turned on are all marked as seen.
+  const maxPages = sample ? 1 : polling.maxPages;
+  const deadline = Date.now() + polling.deadlineSeconds * 1000;
+  const items = [];
+  const seen = new Set();
+  let cursor;
+  for (let page = 0; page < maxPages && Date.now() < deadline; page += 1) {
+    const response = await send(z, connector, op.request, inputs, {
+      ...extra,
+      [paging.cursor_param]: cursor,
+    });
+    const body = okData(z, response);
+    for (const item of body[paging.items]) {
+      const id = String(item[op.polling.id_field]);
+      if (seen.has(id)) continue;
+      seen.add(id);
+      items.push(op.polling.id_field === 'id' ? item : { ...item, id });
+    }
+    if (!body[paging.has_more]) break;
+    cursor = body[paging.next_cursor];
+  }
+  return items;
+};
+
+// A paged search: keep items matching the client-side filters, stop at the result limit.
+const searchPages = async (z, connector, op, inputs) => {
+  const paging = op.pagination;
+  const cap = inputs[op.result_limit_input];
+  const found = [];
+  let cursor;
+  for (let page = 0; page < (op.max_pages || 1); page += 1) {
+    const body = okData(
+      z,
+      await send(z, connector, op.request, inputs, { [paging.cursor_param]: cursor }),
+    );
+    for (const item of body[paging.items]) {
+      const keep = Object.entries(op.client_filters || {}).every(
+        ([field, input]) =>
+          isEmpty(inputs[input]) ||
+          String(item[field] ?? '')
+            .toLowerCase()
+            .includes(String(inputs[input]).toLowerCase()),
+      );
+      if (keep) found.push(item);
+    }
+    if (!body[paging.has_more] || (cap && found.length >= cap)) break;
+    cursor = body[paging.next_cursor];
+  }
+  return cap ? found.slice(0, cap) : found;
+};
+
+// "{domain} already exists with MX host {real_mx_host}" filled from the inputs and the object.
+const fill = (template, values) =>
+  template.replace(/\{(\w+)\}/g, (whole, key) =>
+    values[key] === undefined ? whole : String(values[key]),
+  );
+
+// A create, update, delete or search: one request, then the manifest's status rules decide
+// what a repeat means (an outcome such as "existing", an empty search, or a clear error).
+const perform = async (z, bundle, connector, op) => {
+  const inputs = prepare(z, op.inputs, bundle.inputData || {});
+  if (op.pagination) return searchPages(z, connector, op, inputs);
+  const response = await send(z, connector, op.request, inputs);
+  const asSearch = (result) => (op.kind === 'search' && !Array.isArray(result) ? [result] : result);
+  if (isOk(response)) {
+    const result = response.content ? response.data : fromParams(op.success_result || [], inputs);
+    if (op.kind === 'search') return [result];
+    return op.success_outcome ? { ...result, outcome: op.success_outcome } : result;
+  }
+  const rule = (op.status_rules || []).find((candidate) => candidate.status === response.status);
+  if (!rule) throw apiError(z, response);
+  if (rule.empty) return [];
+  let found = null;
+  if (rule.lookup) {
+    found = okData(z, await send(z, connector, rule.lookup, inputs));
+    if (rule.find_in) {
+      const match = Object.entries(rule.match || {});
+      found = found[rule.find_in].find((item) =>
+        match.every(([field, input]) => item[field] === inputs[input]),
+      );
+      if (!found) {
+        throw new z.errors.Error(
+          'MxGuard reported a conflict, and the existing object was not found',
+          'conflict',
+          409,
+        );
+      }
+    }
+  }
+  for (const [field, param] of Object.entries(rule.accept_if || {})) {
+    if (!found || found[field] !== resolve(param, inputs)) {
+      throw new z.errors.Error(
+        fill(rule.error || 'conflict', { ...inputs, ...found }),
+        'conflict',
+        409,
+      );
+    }
+  }
+  const result =
+    found && !(rule.result || []).length ? { ...found } : fromParams(rule.result || [], inputs);
+  return asSearch(rule.outcome ? { ...result, outcome: rule.outcome } : result);
+};
+
+// A dynamic dropdown's source (e.g. the account's domains), as a hidden trigger.
+const listSource = async (z, bundle, connector, source) => {
+  if (bundle.meta && bundle.meta.page) return []; // the first "page" already holds everything
+  const paging = source.pagination;
+  const items = [];
+  let cursor;
+  for (let page = 0; page < DROPDOWN_MAX_PAGES; page += 1) {
+    const body = okData(
+      z,
+      await send(z, connector, source.request, {}, { [paging.cursor_param]: cursor }),
+    );
+    items.push(...body[paging.items]);
+    if (!body[paging.has_more]) break;
+    cursor = body[paging.next_cursor];
+  }
+  return items;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Zapier definitions
+
+const INPUT_TYPES = {
+  integer: 'integer',
+  number: 'number',
+  boolean: 'boolean',
+  datetime: 'datetime',
+};
+const OUTPUT_TYPES = { ...INPUT_TYPES, string: 'string' };
+
+const sourceTriggerKey = (sourceKey) => `list_${sourceKey}`;
+
+const inputField = (field) => {
+  const out = { key: field.key, label: field.label, required: Boolean(field.required) };
+  if (field.help) out.helpText = field.help;
+  out.type = INPUT_TYPES[field.type] || 'string';
+  if (field.multiple) out.list = true;
+  if (!isEmpty(field.default)) out.default = String(field.default);
+  if (field.dynamic) {
+    const { source, value, label } = field.dynamic;
+    out.dynamic = `${sourceTriggerKey(source)}.${value}.${label}`;
+  } else if (field.choices) {
+    out.choices = field.choices;
+  }
+  return out;
+};
+
+const outputField = (field) => {
+  const out = { key: field.key, label: field.label };
+  if (field.type === 'array') out.list = true;
+  else if (OUTPUT_TYPES[field.type]) out.type = OUTPUT_TYPES[field.type];
+  if (field.primary) out.primary = true;
+  return out;
+};
+
+const display = (op) => {
+  let description = op.description;
+  if (op.kind === 'trigger') description = description.replace(/^Fires when/, 'Triggers when');
+  if (op.on_repeat && op.kind !== 'search')
+    description = `${description} On repeat: ${op.on_repeat}`;
+  return { label: op.label, description };
+};
+
+const definition = (op, perform) => ({
+  key: op.key,
+  noun: op.noun,
+  display: display(op),
+  operation: {
+    ...(op.kind === 'trigger' ? { type: 'polling' } : {}),
+    inputFields: op.inputs.map(inputField),
+    outputFields: op.output.map(outputField),
+    sample: op.sample,
+    perform,
+  },
+});
+
+// Adds the bearer token to requests for the API (and nowhere else), after checking its form.
+const bearer = (connector) => (request, z, bundle) => {
+  if (!String(request.url).startsWith(`${connector.base_url}/`)) return request;
+  const { field, header, scheme } = connector.auth;
+  const token = String((bundle.authData || {})[field.key] || '').trim();
+  if (!new RegExp(field.pattern).test(token)) {
+    throw new z.errors.Error(
+      `The ${field.label} is not in the form MxGuard issues (mxg_live_ or mxg_test_ and 43 letters, ` +
+        'digits, _ or -). Copy it again from MxGuard and reconnect.',
+      'invalid_token',
+      401,
+    );
+  }
+  request.headers = { ...request.headers, [header]: `${scheme} ${token}` };
+  return request;
+};
+
+const buildApp = ({ connector, operations, polling, version, platformVersion }) => {
+  const app = {
+    version,
+    platformVersion,
+    authentication: {
+      type: 'custom',
+      fields: [
+        {
+          key: connector.auth.field.key,
+          label: connector.auth.field.label,
+          type: 'password',
+          required: true,
+          helpText: connector.auth.field.help,
+        },
+      ],
+      test: async (z) => okData(z, await send(z, connector, connector.connection_test.request, {})),
+      // Zapier calls this with the test's answer as inputData: the account's name.
+      connectionLabel: (z, bundle) =>
+        String((bundle.inputData || {})[connector.connection_test.label_field] || ''),
+    },
+    beforeRequest: [bearer(connector)],
+    afterResponse: [],
+    triggers: {},
+    creates: {},
+    searches: {},
+  };
+  for (const source of connector.list_sources) {
+    const key = sourceTriggerKey(source.key);
+    app.triggers[key] = {
+      key,
+      noun: source.key,
+      display: {
+        label: `List ${source.key}`,
+        description: `Fills dropdowns with the account's ${source.key}.`,
+        hidden: true,
+      },
+      operation: {
+        type: 'polling',
+        perform: (z, bundle) => listSource(z, bundle, connector, source),
+      },
+    };
+  }
+  for (const op of operations) {
+    if (op.kind === 'trigger') {
+      app.triggers[op.key] = definition(op, (z, bundle) => poll(z, bundle, connector, op, polling));
+    } else {
+      const group = op.kind === 'search' ? app.searches : app.creates; // update, delete: creates too
+      group[op.key] = definition(op, (z, bundle) => perform(z, bundle, connector, op));
+    }
+  }
+  return app;
+};
+
+module.exports = { buildApp, prepare }; // prepare: for the connector's own tests

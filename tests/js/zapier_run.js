@@ -1,0 +1,54 @@
+// Runs an exported Zapier app through zapier-platform-core's app tester, one call per line.
+// Usage: NODE_ENV=test NODE_PATH=tools/zapier/node_modules node tests/js/zapier_run.js EXPORT_DIR
+// Reads JSON lines {"method", "authData", "inputData", "meta", "fields"} from stdin, where method
+// is a path such as "creates.add_domain.operation.perform" or "authentication.test", and fields
+// (optional) keeps only those fields of each item of a list result (big trigger results).
+// Writes one JSON line per call: {"ok": true, "result"} or {"ok": false, "error": {"name",
+// "message", "code", "status"}}. The process lives as long as stdin, like one Zapier account.
+'use strict';
+
+const path = require('path');
+const readline = require('readline');
+const { createAppTester } = require('zapier-platform-core');
+
+const app = require(path.resolve(process.argv[2]));
+const appTester = createAppTester(app);
+
+// z.errors.Error carries {message, code, status} as JSON in its message.
+const describe = (error) => {
+  try {
+    return { name: error.name, ...JSON.parse(error.message) };
+  } catch (_) {
+    return { name: error.name, message: error.message };
+  }
+};
+
+const call = async (step) => {
+  // The tester wants the function itself (it finds it on the app by identity), not its path.
+  const method = step.method.split('.').reduce((node, key) => node[key], app);
+  const bundle = {
+    authData: step.authData || {},
+    inputData: step.inputData || {},
+    meta: step.meta || {},
+  };
+  try {
+    let result = await appTester(method, bundle);
+    if (step.fields && Array.isArray(result)) {
+      result = result.map((item) => Object.fromEntries(step.fields.map((f) => [f, item[f]])));
+    }
+    return { ok: true, result };
+  } catch (error) {
+    return { ok: false, error: describe(error) };
+  }
+};
+
+const main = async () => {
+  for await (const line of readline.createInterface({ input: process.stdin })) {
+    if (line.trim()) process.stdout.write(`${JSON.stringify(await call(JSON.parse(line)))}\n`);
+  }
+};
+
+main().catch((error) => {
+  process.stderr.write(`${error.stack}\n`);
+  process.exit(1);
+});
