@@ -7,6 +7,7 @@ import enum
 from pydantic import ValidationError
 
 from actions import ActionConflictError
+from connector.cursor_store import CursorStoreError
 from api_client import (
     APIConnectionError,
     AuthenticationError,
@@ -44,6 +45,8 @@ def describe(error: BaseException) -> tuple[Exit, str]:
         return Exit.INVALID_INPUT, "invalid input:\n" + "\n".join(lines)
     if isinstance(error, ActionConflictError):
         return Exit.CONFLICT, f"conflict: {error.message}"
+    if isinstance(error, CursorStoreError):
+        return Exit.USAGE, f"cursor state: {error}"
     table: list[tuple[type[BaseException], Exit, str]] = [
         (InvalidTokenError, Exit.AUTHENTICATION, "token"),
         (AuthenticationError, Exit.AUTHENTICATION, "authentication failed"),

@@ -424,8 +424,12 @@ class Store:
             args.append(query.until)
         direction = "ASC" if query.order == "asc" else "DESC"
         if query.after is not None:
-            where.append(f"({time_column}, id) {'>' if direction == 'ASC' else '<'} (?, ?)")
-            args.extend(query.after)
+            # The plain bound on the time column lets SQLite start its index scan at the cursor
+            # instead of at ``since``, so deep pages cost as little as the first.
+            forward = direction == "ASC"
+            where.append(f"{time_column} {'>=' if forward else '<='} ?")
+            where.append(f"({time_column}, id) {'>' if forward else '<'} (?, ?)")
+            args.extend([query.after[0], *query.after])
         sql = (
             f"SELECT * FROM {table} WHERE {' AND '.join(where)} "  # noqa: S608 - no user text
             f"ORDER BY {time_column} {direction}, id {direction} LIMIT ?"

@@ -79,6 +79,7 @@ class Cursor:
         self.state = state
         self.policy = policy or CursorPolicy()
         self.changes = SeenChanges()
+        self._oldest_seen = min(state.seen.values(), default=None)
 
     @property
     def window_start(self) -> int:
@@ -92,24 +93,36 @@ class Cursor:
             return PollPlan(self.window_start, sweep=True)
         return PollPlan(self.state.watermark, sweep=False)
 
-    def is_new(self, item_id: str, timestamp: int) -> bool:
-        """True for an item to emit: not emitted before, and inside the watched window."""
-        return item_id not in self.state.seen and timestamp >= self.window_start
+    def new_items(self, keyed: list[tuple[str, int]]) -> list[int]:
+        """Indexes of the (id, timestamp) pairs of one page to emit, in page order: not emitted
+        before, and inside the watched window."""
+        start, seen = self.window_start, self.state.seen
+        return [i for i, (item_id, ts) in enumerate(keyed) if item_id not in seen and ts >= start]
 
     def record(self, item_id: str, timestamp: int) -> None:
         """Remember an emitted item (after it was delivered, before the commit)."""
         self.state.seen[item_id] = timestamp
         self.changes.added[item_id] = timestamp
         self.state.watermark = max(self.state.watermark, timestamp)
+        if self._oldest_seen is None or timestamp < self._oldest_seen:
+            self._oldest_seen = timestamp
+
+    def prune(self) -> None:
+        """Forget the ids that fell out of the window, so memory follows the window, not the
+        backlog (called after every page: the window only moves forward as pages ascend)."""
+        oldest = self.window_start
+        if self._oldest_seen is None or self._oldest_seen >= oldest:
+            return
+        self.state.seen = {i: ts for i, ts in self.state.seen.items() if ts >= oldest}
+        self.changes.added = {i: ts for i, ts in self.changes.added.items() if ts >= oldest}
+        self.changes.removed_before = oldest
+        self._oldest_seen = min(self.state.seen.values(), default=None)
 
     def finish_poll(self, plan: PollPlan, now: int) -> None:
-        """After the last page of a complete poll: a sweep counts, ids out of the window go."""
+        """After the last page of a complete poll: a look-back counts as done."""
         if plan.sweep:
             self.state.last_sweep = now
-        oldest = self.window_start
-        if any(ts < oldest for ts in self.state.seen.values()):
-            self.state.seen = {i: ts for i, ts in self.state.seen.items() if ts >= oldest}
-            self.changes.removed_before = oldest
+        self.prune()
 
     def take_changes(self) -> SeenChanges:
         """Hand the changes to the store and start a new batch."""

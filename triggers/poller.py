@@ -72,16 +72,18 @@ class Poller:
                 "asc",
             )
             report.pages += 1
-            fresh = [item for item in page.items if cursor.is_new(*self._key(item))]
+            keyed = [self._key(item) for item in page.items]
+            fresh = cursor.new_items(keyed)
             if fresh:
-                sink(fresh)
-                for item in fresh:
-                    cursor.record(*self._key(item))
+                sink([page.items[i] for i in fresh])
+                for i in fresh:
+                    cursor.record(*keyed[i])
                 report.emitted += len(fresh)
             page_cursor = page.next_cursor
             if page_cursor is None:
                 break
             if fresh:
+                cursor.prune()
                 self.store.commit(self.key, state, cursor.take_changes())
             reason = "max_pages" if max_pages is not None and report.pages >= max_pages else None
             reason = reason or self.should_stop()
