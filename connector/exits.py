@@ -7,7 +7,6 @@ import enum
 from pydantic import ValidationError
 
 from actions import ActionConflictError
-from connector.cursor_store import CursorStoreError
 from api_client import (
     APIConnectionError,
     AuthenticationError,
@@ -20,6 +19,7 @@ from api_client import (
     RateLimitedError,
     ServerError,
 )
+from connector.cursor_store import CursorStoreError
 
 
 class Exit(enum.IntEnum):
