@@ -360,14 +360,17 @@ def manifests_group() -> None:
     """Platform-neutral manifests of every trigger and action (manifests/)."""
 
 
-@manifests_group.command(name="build")
-@click.option(
+MANIFESTS_DIR = click.option(
     "--dir",
     "directory",
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("manifests"),
     show_default=True,
 )
+
+
+@manifests_group.command(name="build")
+@MANIFESTS_DIR
 def manifests_build(directory: Path) -> None:
     """Generate the manifests and their JSON Schema from the Python definitions."""
     from connector.manifest import files
@@ -377,13 +380,7 @@ def manifests_build(directory: Path) -> None:
 
 
 @manifests_group.command(name="check")
-@click.option(
-    "--dir",
-    "directory",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("manifests"),
-    show_default=True,
-)
+@MANIFESTS_DIR
 def manifests_check(directory: Path) -> None:
     """Fail when a manifest is invalid against the schema or differs from what the code makes."""
     from connector.manifest import files

@@ -9,7 +9,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
-from api_client import MxGuardClient
+from api_client import MxGuardClient, Page
 
 MICROS = 1_000_000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -29,6 +29,11 @@ def from_micros(value: int) -> datetime:
 class FetchedPage:
     items: Sequence[BaseModel]
     next_cursor: str | None
+    """None on the last page."""
+
+    @classmethod
+    def of(cls, page: Page[Any]) -> FetchedPage:
+        return cls(page.data, page.next_cursor if page.has_more else None)
 
 
 PageFetcher = Callable[[MxGuardClient, Any, datetime | None, str | None, int, str], FetchedPage]

@@ -63,7 +63,7 @@ def _verdicts(
         limit=limit,
         cursor=cursor,
     )
-    return FetchedPage(page.data, page.next_cursor if page.has_more else None)
+    return FetchedPage.of(page)
 
 
 def _quarantine(
@@ -77,7 +77,7 @@ def _quarantine(
     page = client.quarantine.page(
         domain=filters.domain, since=since, order=order, limit=limit, cursor=cursor
     )
-    return FetchedPage(page.data, page.next_cursor if page.has_more else None)
+    return FetchedPage.of(page)
 
 
 def _domains(
@@ -89,7 +89,7 @@ def _domains(
     order: str,
 ) -> FetchedPage:
     page = client.domains.page(since=since, order=order, limit=limit, cursor=cursor)
-    return FetchedPage(page.data, page.next_cursor if page.has_more else None)
+    return FetchedPage.of(page)
 
 
 NEW_VERDICT = TriggerDefinition(

@@ -24,7 +24,7 @@ def fetch(
     order: str,
 ) -> FetchedPage:
     page = client.domains.page(since=since, order=order, limit=limit, cursor=cursor)
-    return FetchedPage(page.data, page.next_cursor if page.has_more else None)
+    return FetchedPage.of(page)
 
 
 TRIGGER = TriggerDefinition(
