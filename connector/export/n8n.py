@@ -1,0 +1,105 @@
+"""``mxguard export n8n``: the community node package ``n8n-nodes-mxguard``, from the manifests.
+
+The cookiecutter template (``connector/templates/n8n``) holds the TypeScript engine, the same for
+every API: requests, input checks, status rules, and the trigger's cursor (a port of
+``triggers/cursor.py``). This module only turns the manifests into what the template inserts:
+node descriptions for n8n's editor and linter, and the operation specs the engine runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from connector.export import n8n_properties as props
+from connector.export import n8n_spec as spec
+from connector.export.common import Bundle, render_template
+from connector.export.n8n_ts import literal, string
+
+PACKAGE = "n8n-nodes-mxguard"
+
+
+def _load_options(methods: list[tuple[str, str, bool]]) -> str:
+    """The loadOptions methods of one node, as class members (tabs as in the template)."""
+    blocks = []
+    for name, source, with_any in methods:
+        call = f"listOptions(this, LIST_SOURCES[{string(source)}])"
+        body = f"[{{ name: 'Any', value: '' }}, ...(await {call})]" if with_any else f"await {call}"
+        blocks.append(
+            f"\t\t\tasync {name}(this: ILoadOptionsFunctions): Promise<INodePropertyOptions[]> {{\n"
+            f"\t\t\t\treturn {body};\n"
+            "\t\t\t},"
+        )
+    return "\n".join(blocks)
+
+
+def _credential(bundle: Bundle) -> dict[str, str]:
+    auth = bundle.connector.auth
+    token = spec.camel(auth.field.key)
+    test = bundle.connector.connection_test.request
+    return {
+        "token_property": literal(
+            {
+                "displayName": props.title(auth.field.label),
+                "name": token,
+                "type": "string",
+                "typeOptions": {"password": True},
+                "required": True,
+                "default": "",
+                "description": props.describe(auth.field.help),
+            },
+            2,
+        ),
+        "base_url": string(bundle.base_url),
+        "authenticate": literal(
+            {
+                "type": "generic",
+                "properties": {
+                    "headers": {auth.header: f"={auth.scheme} {{{{$credentials.{token}}}}}"}
+                },
+            },
+            1,
+        ),
+        "test": literal(
+            {
+                "request": {
+                    "baseURL": "={{$credentials.baseUrl}}",
+                    "url": test.path,
+                    "method": test.method,
+                }
+            },
+            1,
+        ),
+    }
+
+
+def context(bundle: Bundle) -> dict[str, Any]:
+    """Everything the template inserts, as finished TypeScript snippets (strings)."""
+    connector = bundle.connector
+    actions, triggers = bundle.actions, bundle.triggers
+    everything = actions + triggers
+    return {
+        "package": PACKAGE,
+        "version": connector.version,
+        "label": connector.label,
+        "package_description": connector.description,
+        "homepage": connector.base_url,
+        "description": string(connector.description),
+        "trigger_description": string(
+            f"Starts the workflow on new {connector.label} items: "
+            + ", ".join(op.label.lower() for op in triggers)
+        ),
+        "action_properties": literal(props.action_properties(actions), 2),
+        "trigger_properties": literal(props.trigger_properties(triggers), 2),
+        "action_load_options": _load_options(props.load_methods(actions)),
+        "trigger_load_options": _load_options(props.load_methods(triggers)),
+        "actions": literal({spec.camel(op.key): spec.operation(op) for op in actions}),
+        "events": literal({spec.camel(op.key): spec.operation(op) for op in triggers}),
+        "list_sources": literal(spec.list_sources(connector, everything)),
+        **_credential(bundle),
+    }
+
+
+def export(bundle: Bundle, out: Path) -> Path:
+    """Write the package's sources to ``out``; ``n8n-node build`` turns them into ``dist/``."""
+    return render_template("n8n", out, {"_n8n": context(bundle)})

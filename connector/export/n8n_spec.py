@@ -1,0 +1,161 @@
+"""What the generated n8n nodes run on: the manifests' operations as TypeScript data.
+
+The engine in the template (``nodes/shared``) is the same for every API; it reads these specs,
+so an operation added to the manifests needs no TypeScript written by hand.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connector.manifest.format import (
+    Connector,
+    DynamicChoices,
+    HttpRequest,
+    InputField,
+    Operation,
+    Pagination,
+    Param,
+    Polling,
+    StatusRule,
+)
+
+RESERVED = {"resource", "operation", "event", "options", "action", "limit", "returnAll"}
+"""Parameter names n8n's linter gives a fixed meaning (an operation list, a page size...)."""
+
+
+def camel(key: str) -> str:
+    """``real_mx_host`` -> ``realMxHost``: n8n's parameter naming."""
+    first, *rest = key.split("_")
+    return first + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def param_name(noun: str, key: str) -> str:
+    """The n8n parameter of an input; a reserved name gets the noun in front (``verdictAction``)."""
+    name = camel(key)
+    if name not in RESERVED:
+        return name
+    prefix = camel("_".join(noun.lower().split()))
+    return prefix + name[:1].upper() + name[1:]
+
+
+def _present(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def param(p: Param) -> dict[str, Any]:
+    # "constant", not "value": n8n's linter reads {name, value} objects as dropdown options.
+    return _present(
+        {"name": p.name, "input": p.input, "constant": p.value, "daysAgoInput": p.days_ago_input}
+    )
+
+
+def request(r: HttpRequest) -> dict[str, Any]:
+    return {
+        "method": r.method,
+        "path": r.path,
+        "query": [param(p) for p in r.query],
+        "body": [param(p) for p in r.body],
+    }
+
+
+def pagination(p: Pagination) -> dict[str, Any]:
+    return {
+        "items": p.items,
+        "hasMore": p.has_more,
+        "nextCursor": p.next_cursor,
+        "cursorParam": p.cursor_param,
+        "limitParam": p.limit_param,
+        "maxLimit": p.max_limit,
+    }
+
+
+def polling(p: Polling) -> dict[str, Any]:
+    return {
+        "idField": p.id_field,
+        "timeField": p.time_field,
+        "sinceParam": p.since_param,
+        "orderParam": p.order_param,
+        "latenessBoundS": p.lateness_bound_s,
+        "lookBackEveryS": p.look_back_every_s,
+    }
+
+
+def status_rule(r: StatusRule) -> dict[str, Any]:
+    return _present(
+        {
+            "status": r.status,
+            "outcome": r.outcome,
+            "lookup": request(r.lookup) if r.lookup else None,
+            "findIn": r.find_in,
+            "match": dict(r.match),
+            "acceptIf": {field: param(p) for field, p in r.accept_if.items()},
+            "result": [param(p) for p in r.result],
+            "empty": r.empty,
+            "error": r.error,
+        }
+    )
+
+
+def input_field(noun: str, f: InputField) -> dict[str, Any]:
+    return _present(
+        {
+            "key": f.key,
+            "param": param_name(noun, f.key),
+            "type": f.type,
+            "required": f.required,
+            "default": f.default,
+            "choices": f.choices,
+            "multiple": f.multiple,
+            "format": f.format,
+        }
+    )
+
+
+def operation(op: Operation) -> dict[str, Any]:
+    return _present(
+        {
+            "key": op.key,
+            "kind": op.kind,
+            "noun": op.noun,
+            "inputs": [input_field(op.noun, f) for f in op.inputs],
+            "request": request(op.request),
+            "pagination": pagination(op.pagination) if op.pagination else None,
+            "polling": polling(op.polling) if op.polling else None,
+            "successOutcome": op.success_outcome,
+            "successResult": [param(p) for p in op.success_result],
+            "maxPages": op.max_pages,
+            "resultLimitInput": op.result_limit_input,
+            "statusRules": [status_rule(r) for r in op.status_rules],
+            "clientFilters": dict(op.client_filters),
+        }
+    )
+
+
+def dynamic_sources(operations: list[Operation]) -> dict[str, DynamicChoices]:
+    """Each list source the inputs use, with the item fields they show (one way per source)."""
+    found: dict[str, DynamicChoices] = {}
+    for op in operations:
+        for field in op.inputs:
+            if field.dynamic is None:
+                continue
+            known = found.setdefault(field.dynamic.source, field.dynamic)
+            if known != field.dynamic:
+                raise ValueError(f"{op.key}.{field.key}: list source {known.source} used two ways")
+    return found
+
+
+def list_sources(connector: Connector, operations: list[Operation]) -> dict[str, Any]:
+    sources = {s.key: s for s in connector.list_sources}
+    specs: dict[str, Any] = {}
+    for key, dynamic in dynamic_sources(operations).items():
+        if key not in sources:
+            raise ValueError(f"inputs use the list source {key!r}, which connector.json lacks")
+        source = sources[key]
+        specs[key] = {
+            "request": request(source.request),
+            "pagination": pagination(source.pagination),
+            "value": dynamic.value,
+            "label": dynamic.label,
+        }
+    return specs

@@ -1,0 +1,129 @@
+/**
+ * The dedupe cursor, ported line for line from the Python triggers (`triggers/cursor.py`) so both
+ * keep the same promises; one scenario table is replayed against each.
+ *
+ * Items are ordered by (timestamp, id). The cursor keeps the watermark (newest timestamp emitted,
+ * or the start), the ids emitted within the look-back window, and when it last looked back. A
+ * regular poll asks for `since = watermark` (inclusive: items tying with the newest one emitted
+ * still come out, `seen` drops the repeats). Every `sweepInterval` a poll asks for
+ * `since = watermark - lookback` instead, which finds items that became visible late; with
+ * `lookback = lateness bound + sweep interval + margin`, an item visible at most the bound after
+ * its timestamp is found by the first sweep after it became visible. `seen` only holds ids inside
+ * the window, so the state stays small whatever the backlog. Times are integer microseconds.
+ */
+
+import { MICROS } from './time';
+
+export const SWEEP_MARGIN_S = 30;
+
+export interface CursorPolicy {
+	latenessBoundS: number;
+	sweepIntervalS: number;
+}
+
+export function lookbackUs(policy: CursorPolicy): number {
+	return Math.trunc((policy.latenessBoundS + policy.sweepIntervalS + SWEEP_MARGIN_S) * MICROS);
+}
+
+export function sweepIntervalUs(policy: CursorPolicy): number {
+	return Math.trunc(policy.sweepIntervalS * MICROS);
+}
+
+/** What is stored between polls (plain JSON, as n8n's static data wants it). */
+export interface CursorState {
+	/** Where the trigger started: nothing older is ever emitted. */
+	floor: number;
+	/** Newest timestamp emitted, or `floor` before the first item. */
+	watermark: number;
+	/** id -> timestamp of the items emitted inside the look-back window. */
+	seen: Record<string, number>;
+	/** Clock time of the last poll that looked back; null: never. */
+	lastSweep: number | null;
+}
+
+export function startingAt(start: number): CursorState {
+	return { floor: start, watermark: start, seen: {}, lastSweep: null };
+}
+
+export function copyState(state: CursorState): CursorState {
+	return { ...state, seen: { ...state.seen } };
+}
+
+export interface PollPlan {
+	since: number;
+	sweep: boolean;
+}
+
+/** Decides what one poll asks for and which of the items it gets are new. */
+export class Cursor {
+	private oldestSeen: number | undefined;
+
+	constructor(
+		readonly state: CursorState,
+		readonly policy: CursorPolicy,
+	) {
+		this.oldestSeen = oldest(state.seen);
+	}
+
+	/** The oldest timestamp still watched for late items. */
+	get windowStart(): number {
+		return Math.max(this.state.floor, this.state.watermark - lookbackUs(this.policy));
+	}
+
+	/** Where this poll starts: at the watermark, or the window before it when a sweep is due. */
+	plan(now: number): PollPlan {
+		const last = this.state.lastSweep;
+		if (last === null || now - last >= sweepIntervalUs(this.policy)) {
+			return { since: this.windowStart, sweep: true };
+		}
+		return { since: this.state.watermark, sweep: false };
+	}
+
+	/**
+	 * Indexes of the (id, timestamp) pairs of one page to emit, in page order: not emitted
+	 * before, and inside the watched window.
+	 */
+	newItems(keyed: Array<[string, number]>): number[] {
+		const start = this.windowStart;
+		const seen = this.state.seen;
+		const fresh: number[] = [];
+		keyed.forEach(([id, timestamp], index) => {
+			if (!Object.prototype.hasOwnProperty.call(seen, id) && timestamp >= start) fresh.push(index);
+		});
+		return fresh;
+	}
+
+	/** Remember an emitted item (after it was delivered, before the commit). */
+	record(id: string, timestamp: number): void {
+		this.state.seen[id] = timestamp;
+		this.state.watermark = Math.max(this.state.watermark, timestamp);
+		if (this.oldestSeen === undefined || timestamp < this.oldestSeen) this.oldestSeen = timestamp;
+	}
+
+	/**
+	 * Forget the ids that fell out of the window, so the state follows the window, not the
+	 * backlog (after every page: the window only moves forward as pages ascend).
+	 */
+	prune(): void {
+		const start = this.windowStart;
+		if (this.oldestSeen === undefined || this.oldestSeen >= start) return;
+		for (const [id, timestamp] of Object.entries(this.state.seen)) {
+			if (timestamp < start) delete this.state.seen[id];
+		}
+		this.oldestSeen = oldest(this.state.seen);
+	}
+
+	/** After the last page of a complete poll: a look-back counts as done. */
+	finishPoll(plan: PollPlan, now: number): void {
+		if (plan.sweep) this.state.lastSweep = now;
+		this.prune();
+	}
+}
+
+function oldest(seen: Record<string, number>): number | undefined {
+	let found: number | undefined;
+	for (const timestamp of Object.values(seen)) {
+		if (found === undefined || timestamp < found) found = timestamp;
+	}
+	return found;
+}

@@ -1,0 +1,481 @@
+"""``mxguard export n8n``: the package passes n8n's own linter and build, and the compiled nodes,
+run under Node against a live sandbox, keep the Python trigger's delivery guarantees (the shared
+scenario table) and the manifests' action semantics (compared with the reference runner).
+
+n8n's tooling comes from ``tools/n8n-lint`` (``npm ci --prefix tools/n8n-lint``); without it these
+tests fail rather than skip, so a CI that forgot the install step cannot pass silently.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import subprocess
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from connector.cli import main
+from connector.export.common import load_bundle
+from connector.export.n8n import export
+from connector.export.n8n_properties import value_of
+from connector.export.n8n_spec import camel, param_name
+from connector.manifest import files
+from sandbox.server import SandboxServer
+from sandbox.timefmt import format_us, parse_to_us
+from tests.manifest_runner import ManifestRunner, RunnerError
+from tests.scenario_replay import ScenarioRun, load_scenarios
+from tests.support import Account, SandboxAdmin
+from tests.test_manifests import STEPS, VOLATILE, _account_with_mail
+
+ROOT = Path(__file__).resolve().parents[1]
+MANIFESTS = ROOT / "manifests"
+TOOLS = ROOT / "tools" / "n8n-lint"
+TOOLING = TOOLS / "node_modules"
+HARNESS = ROOT / "tests" / "js" / "n8n_harness.js"
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+DEFAULTS, SCENARIOS = load_scenarios()
+MICROS = 1_000_000
+
+
+# -- building ------------------------------------------------------------------------------------
+def n8n_node() -> Path:
+    """The ``n8n-node`` command of n8n's official tooling; a clear failure when not installed."""
+    binary = TOOLING / ".bin" / "n8n-node"
+    if not binary.exists():
+        pytest.fail(
+            f"n8n's node tooling is missing ({binary}): run `npm ci --prefix tools/n8n-lint`",
+            pytrace=False,
+        )
+    return binary
+
+
+def run_n8n_node(package: Path, command: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PATH": f"{TOOLING / '.bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
+    return subprocess.run(
+        [str(n8n_node()), command],
+        cwd=package, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+
+
+def tool_output(result: subprocess.CompletedProcess[str]) -> str:
+    text = ANSI.sub("", result.stdout + result.stderr)
+    return "\n".join(line for line in text.splitlines() if "nodedir" not in line)
+
+
+def export_package(out: Path, base_url: str | None = None) -> Path:
+    """Export through the real command, with n8n's tooling linked in as its node_modules."""
+    args = ["export", "n8n", "--out", str(out), "--manifests", str(MANIFESTS)]
+    result = CliRunner().invoke(main, args + (["--base-url", base_url] if base_url else []))
+    assert result.exit_code == 0, result.output
+    (out / "node_modules").symlink_to(TOOLING, target_is_directory=True)
+    return out
+
+
+def build_package(out: Path, base_url: str | None = None) -> Path:
+    package = export_package(out, base_url)
+    built = run_n8n_node(package, "build")
+    assert built.returncode == 0, tool_output(built)
+    return package
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_package(tmp_path_factory.mktemp("n8n") / "n8n-nodes-mxguard")
+
+
+# -- the node harness ----------------------------------------------------------------------------
+class HarnessError(Exception):
+    def __init__(self, error: dict[str, Any]) -> None:
+        super().__init__(f"{error['name']}: {error['message']}")
+        self.error = error
+
+    @property
+    def status(self) -> int:
+        code = self.error.get("httpCode")
+        return int(code) if code else 0
+
+
+class Harness:
+    """``tests/js/n8n_harness.js`` in a Node process: one JSON line per command and answer."""
+
+    def __init__(self, package: Path, timeout: float = 120) -> None:
+        self.timeout = timeout
+        self.process = subprocess.Popen(
+            ["node", str(HARNESS), str(package)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
+        )  # fmt: skip
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def _send(self, message: dict[str, Any]) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(message) + "\n")
+        self.process.stdin.flush()
+
+    def call(
+        self, command: dict[str, Any], on_hook: Callable[[int], None] | None = None
+    ) -> dict[str, Any]:
+        self._send(command)
+        while True:
+            line = self.lines.get(timeout=self.timeout)
+            if line is None:
+                raise RuntimeError(f"the node harness exited ({self.process.wait()})")
+            answer: dict[str, Any] = json.loads(line)
+            if answer["event"] == "hook":
+                assert on_hook is not None, answer
+                on_hook(answer["page"])
+                self._send({"cmd": "resume"})
+            elif answer["event"] == "error":
+                raise HarnessError(answer["error"])
+            else:
+                return answer
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture(scope="module")
+def harness(package: Path) -> Iterator[Harness]:
+    running = Harness(package)
+    yield running
+    running.close()
+
+
+def credentials(admin: SandboxAdmin, account: Account) -> dict[str, str]:
+    return {"baseUrl": admin.base_url, "apiToken": account.token}
+
+
+def sandbox_now(admin: SandboxAdmin) -> int:
+    return parse_to_us(admin.now())
+
+
+# -- the package ---------------------------------------------------------------------------------
+def test_package_follows_n8n_community_rules(package: Path) -> None:
+    manifest = json.loads((package / "package.json").read_text())
+    assert manifest["name"].startswith("n8n-nodes-")
+    assert "n8n-community-node-package" in manifest["keywords"]
+    assert manifest["n8n"]["n8nNodesApiVersion"] == 1
+    for path in manifest["n8n"]["nodes"] + manifest["n8n"]["credentials"]:
+        assert path.startswith("dist/")
+        assert (package / path).is_file(), path
+    assert "dependencies" not in manifest
+    assert manifest["peerDependencies"] == {"n8n-workflow": "*"}
+    tools = json.loads((TOOLS / "package.json").read_text())["devDependencies"]
+    for name, version in manifest["devDependencies"].items():
+        assert tools[name] == version, f"{name}: the package and tools/n8n-lint disagree"
+    assert (package / "dist" / "icons" / "mxguard.svg").is_file()
+
+
+def test_n8n_node_lint_passes(package: Path) -> None:
+    linted = run_n8n_node(package, "lint")
+    assert linted.returncode == 0, tool_output(linted)
+
+
+def test_descriptions_cover_every_manifest(harness: Harness) -> None:
+    described = harness.call({"cmd": "describe"})
+    operations = files.load_operations(MANIFESTS)
+    action, trigger = described["action"], described["trigger"]
+    listed = {o["value"] for p in action["properties"] if p["name"] == "operation"
+              for o in p["options"]}  # fmt: skip
+    assert listed == {camel(op.key) for op in operations if op.kind != "trigger"}
+    events = next(p for p in trigger["properties"] if p["name"] == "event")
+    assert {o["value"] for o in events["options"]} == {
+        camel(op.key) for op in operations if op.kind == "trigger"
+    }
+    assert trigger["name"].endswith("Trigger")
+    assert trigger["inputs"] == []
+    assert trigger["polling"] is True
+    assert "usableAsTool" not in trigger
+    assert action["usableAsTool"] is True
+    assert action["subtitle"]
+    credential = described["credential"]
+    assert credential["name"].endswith("Api")
+    token = next(p for p in credential["properties"] if p["name"] == "apiToken")
+    assert token["typeOptions"] == {"password": True}
+    base = next(p for p in credential["properties"] if p["name"] == "baseUrl")
+    assert base["default"] == "https://app.mxguard.uk"
+    assert credential["authenticate"]["properties"]["headers"] == {
+        "Authorization": "=Bearer {{$credentials.apiToken}}"
+    }
+    assert credential["test"]["request"]["url"] == "/api/v1/me"
+    assert "getDomains" in described["loadOptions"]["action"]
+
+
+def test_base_url_option_sets_the_credential_default(tmp_path: Path) -> None:
+    package = export_package(tmp_path / "pkg", "http://127.0.0.1:9999/")
+    text = (package / "credentials" / "MxGuardApi.credentials.ts").read_text()
+    assert "default: 'http://127.0.0.1:9999'," in text
+
+
+def test_export_refuses_a_folder_that_is_not_an_export(tmp_path: Path) -> None:
+    (tmp_path / "keep.txt").write_text("mine")
+    bundle = load_bundle(MANIFESTS, None)
+    with pytest.raises(FileExistsError):
+        export(bundle, tmp_path)
+
+
+def test_timestamps_keep_microseconds_and_time_zones(harness: Harness) -> None:
+    stamps = ["2026-11-23T18:55:12.123456Z", "2026-11-23T18:55:12.1234567+01:00",
+              "2016-12-31T23:59:60Z", "2026-11-23T10:00:00", "2026-07-01 10:00", "2026-11-23",
+              "yesterday"]  # fmt: skip
+    berlin = harness.call({"cmd": "time", "texts": stamps, "timezone": "Europe/Berlin"})
+    expected: list[int | None] = [parse_to_us(s) for s in stamps[:3]]
+    expected += [parse_to_us("2026-11-23T09:00:00Z"), parse_to_us("2026-07-01T08:00:00Z")]
+    expected += [parse_to_us("2026-11-22T23:00:00Z"), None]
+    assert berlin["parsed"] == expected
+    micros = [parse_to_us(stamps[0]), 0, 4102444799999999]
+    formatted = harness.call({"cmd": "time", "texts": [], "micros": micros})["formatted"]
+    assert formatted == [format_us(m) for m in micros]
+
+
+# -- the trigger: the shared scenario table ------------------------------------------------------
+class NodeScenarioRun(ScenarioRun):
+    """The scenario table's steps, with every poll made by the compiled n8n trigger."""
+
+    def __init__(
+        self, admin: SandboxAdmin, account: Account, state_dir: Path, harness: Harness
+    ) -> None:
+        super().__init__(admin, account, DEFAULTS, state_dir / "python-cursor.sqlite")
+        self.harness = harness
+        self.static_data = state_dir / "static-data.json"
+
+    def poll(self, step: dict[str, Any]) -> list[str]:
+        hook = step.get("after_page")
+
+        def between_pages(page: int) -> None:
+            assert hook is not None
+            assert hook["page"] == page
+            for inner in hook["steps"]:
+                self.run_step(inner)
+
+        answer = self.harness.call(
+            {
+                "cmd": "poll",
+                "parameters": {"event": "newVerdict", "options": {"since": format_us(self.t0)}},
+                "credentials": credentials(self.admin, self.account),
+                "state": str(self.static_data),
+                "now_us": self.t0 + int(self.elapsed * MICROS),
+                "page_size": self.page_size,
+                "max_pages": step.get("max_pages"),
+                "crash_after_page": step.get("crash_after_page"),
+                "hook_page": hook["page"] if hook else None,
+            },
+            between_pages,
+        )
+        return [str(item["id"]).split("_", 1)[1] for item in answer["items"]]
+
+
+def test_scenario_policy_is_the_manifests() -> None:
+    verdicts = next(op for op in files.load_operations(MANIFESTS) if op.key == "new_verdict")
+    assert verdicts.polling is not None
+    assert verdicts.polling.lateness_bound_s == DEFAULTS["lateness_bound_s"]
+    assert verdicts.polling.look_back_every_s == DEFAULTS["sweep_interval_s"]
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s["name"] for s in SCENARIOS])
+def test_scenario(
+    roomy_sandbox: SandboxServer, harness: Harness, scenario: dict[str, Any], tmp_path: Path
+) -> None:
+    admin = SandboxAdmin(roomy_sandbox)
+    run = NodeScenarioRun(admin, admin.new_account(), tmp_path, harness)
+    for step in scenario["steps"]:
+        run.run_step(step)
+    state = json.loads(run.static_data.read_text())
+    assert set(state) == {"key", "cursor"}
+    assert set(state["cursor"]) == {"floor", "watermark", "seen", "lastSweep"}
+
+
+# -- the trigger: modes, filters, first activation -----------------------------------------------
+def _poll(
+    harness: Harness, admin: SandboxAdmin, account: Account, state: Path, **parameters: Any
+) -> dict[str, Any]:
+    mode = parameters.pop("mode", "trigger")
+    return harness.call(
+        {
+            "cmd": "poll",
+            "mode": mode,
+            "parameters": {"event": "newVerdict", **parameters},
+            "credentials": credentials(admin, account),
+            "state": str(state),
+            "now_us": sandbox_now(admin),
+        }
+    )
+
+
+def _add(admin: SandboxAdmin, account: Account, *verdicts: dict[str, Any]) -> None:
+    admin.add_verdicts(account, [{"domain": "example.com", **v} for v in verdicts])
+
+
+def test_first_activation_starts_from_now_and_returns_null(
+    roomy_sandbox: SandboxServer, harness: Harness, tmp_path: Path
+) -> None:
+    admin = SandboxAdmin(roomy_sandbox)
+    account = admin.new_account(domains=("example.com",))
+    _add(admin, account, {"id": "before_1"}, {"id": "before_2"})
+    admin.advance_clock(1)
+    state = tmp_path / "static.json"
+    first = _poll(harness, admin, account, state)
+    assert first["items"] == []
+    assert first["returned_null"] is True
+    admin.advance_clock(1)
+    _add(admin, account, {"id": "after_1"})
+    assert [i["id"] for i in _poll(harness, admin, account, state)["items"]] == ["after_1"]
+    assert _poll(harness, admin, account, state)["returned_null"] is True
+
+
+def test_backfill_option_emits_from_that_time(
+    roomy_sandbox: SandboxServer, harness: Harness, tmp_path: Path
+) -> None:
+    admin = SandboxAdmin(roomy_sandbox)
+    account = admin.new_account(domains=("example.com",))
+    start = sandbox_now(admin)
+    _add(admin, account, {"id": "bf_old", "scanned_at": format_us(start - 10 * MICROS)})
+    _add(admin, account, {"id": "bf_new", "scanned_at": format_us(start + 1)})
+    admin.advance_clock(2)
+    since = {"since": format_us(start)}
+    got = _poll(harness, admin, account, tmp_path / "s.json", options=since)["items"]
+    assert [i["id"] for i in got] == ["bf_new"]
+    with pytest.raises(HarnessError, match="not a date and time"):
+        _poll(harness, admin, account, tmp_path / "t.json", options={"since": "yesterday"})
+
+
+def test_manual_mode_returns_the_newest_item_and_keeps_no_cursor(
+    roomy_sandbox: SandboxServer, harness: Harness, tmp_path: Path
+) -> None:
+    admin = SandboxAdmin(roomy_sandbox)
+    account = admin.new_account(domains=("example.com",))
+    _add(admin, account, {"id": "m_1"})
+    admin.advance_clock(1)
+    _add(admin, account, {"id": "m_2"})
+    state = tmp_path / "static.json"
+    answer = _poll(harness, admin, account, state, mode="manual")
+    assert [i["id"] for i in answer["items"]] == ["m_2"]
+    assert not state.exists()
+
+
+def test_filters_are_applied_and_a_changed_filter_starts_a_new_cursor(
+    roomy_sandbox: SandboxServer, harness: Harness, tmp_path: Path
+) -> None:
+    admin = SandboxAdmin(roomy_sandbox)
+    account = admin.new_account(domains=("example.com", "b.example"))
+    state = tmp_path / "static.json"
+    spam = {"verdictAction": ["quarantined"], "verdict": ["spam", "phishing"]}
+    assert _poll(harness, admin, account, state, domain="B.example", **spam)["items"] == []
+    admin.advance_clock(1)
+    _add(admin, account, {"id": "f_clean", "domain": "b.example"})
+    _add(admin, account, {"id": "f_spam", "domain": "b.example", "verdict": "spam"})
+    _add(admin, account, {"id": "f_other", "domain": "example.com", "verdict": "spam"})
+    _add(admin, account, {"id": "f_phish", "domain": "b.example", "verdict": "phishing"})
+    got = _poll(harness, admin, account, state, domain="b.example", **spam)["items"]
+    assert [i["id"] for i in got] == ["f_spam", "f_phish"]
+    assert _poll(harness, admin, account, state, domain="", **spam)["items"] == []
+    with pytest.raises(HarnessError, match="not a host name"):
+        _poll(harness, admin, account, state, domain="not a domain")
+
+
+# -- the action node -----------------------------------------------------------------------------
+def _normal(result: Any) -> Any:
+    if isinstance(result, list):
+        return [_normal(r) for r in result]
+    return {k: v for k, v in result.items() if k not in VOLATILE}
+
+
+def _reference(runner: ManifestRunner, op: Any, inputs: dict[str, Any]) -> Any:
+    try:
+        return ("ok", _normal(runner.run(op, inputs)))
+    except RunnerError as error:
+        return ("error", error.status or 409)
+
+
+def _node(
+    harness: Harness, admin: SandboxAdmin, account: Account, op: Any, inputs: dict[str, Any]
+) -> Any:
+    parameters = {"resource": value_of(op.noun), "operation": camel(op.key)}
+    parameters |= {param_name(op.noun, key): value for key, value in inputs.items()}
+    try:
+        answer = harness.call(
+            {"cmd": "execute", "parameters": parameters, "credentials": credentials(admin, account)}
+        )
+    except HarnessError as error:
+        return ("error", error.status or 409)
+    items = answer["items"]
+    assert answer["paired"] == [{"item": 0}] * len(items)
+    return ("ok", _normal(items if op.kind == "search" else items[0]))
+
+
+def test_actions_behave_as_the_reference_runner(
+    roomy_sandbox: SandboxServer, harness: Harness
+) -> None:
+    """Every action, repeats included (add twice: created/existing; release twice; searches)."""
+    admin = SandboxAdmin(roomy_sandbox)
+    reference_account, reference_ids = _account_with_mail(admin)
+    node_account, node_ids = _account_with_mail(admin)
+    runner = ManifestRunner(
+        files.load_connector(MANIFESTS), roomy_sandbox.base_url, reference_account.token
+    )
+    operations = {op.key: op for op in files.load_operations(MANIFESTS)}
+    outcomes: dict[str, list[Any]] = {}
+    for key, inputs in STEPS:
+        theirs = {k: str(v).format(**reference_ids) for k, v in inputs.items()}
+        mine = {k: str(v).format(**node_ids) for k, v in inputs.items()}
+        if "limit" in inputs:
+            theirs["limit"] = mine["limit"] = inputs["limit"]
+        expected = _reference(runner, operations[key], theirs)
+        got = _node(harness, admin, node_account, operations[key], mine)
+        assert got == expected, (key, inputs)
+        result = got[1]
+        outcomes.setdefault(key, []).append(
+            result.get("outcome") if isinstance(result, dict) else result
+        )
+    assert outcomes["add_domain"] == ["created", "existing", 409]
+    assert outcomes["release_message"][:2] == ["released", "already_released"]
+
+
+def test_invalid_input_is_an_operation_error(
+    roomy_sandbox: SandboxServer, harness: Harness
+) -> None:
+    admin = SandboxAdmin(roomy_sandbox)
+    account = admin.new_account()
+    parameters = {"resource": "domain", "operation": "addDomain", "domain": "no such host!"}
+    with pytest.raises(HarnessError, match="not a host name") as raised:
+        harness.call(
+            {"cmd": "execute", "parameters": parameters, "credentials": credentials(admin, account)}
+        )
+    assert raised.value.error["name"] == "NodeOperationError"
+
+
+def test_domain_dropdown_and_credential_test(
+    roomy_sandbox: SandboxServer, harness: Harness
+) -> None:
+    admin = SandboxAdmin(roomy_sandbox)
+    account = admin.new_account(domains=("example.com", "b.example"))
+    creds = credentials(admin, account)
+    listed = harness.call({"cmd": "loadOptions", "method": "getDomains", "credentials": creds})
+    assert sorted(o["value"] for o in listed["options"]) == ["b.example", "example.com"]
+    with_any = harness.call(
+        {"cmd": "loadOptions", "node": "MxGuardTrigger", "method": "getDomainsOrAny",
+         "credentials": creds}
+    )  # fmt: skip
+    assert with_any["options"][0] == {"name": "Any", "value": ""}
+    assert harness.call({"cmd": "credentialTest", "credentials": creds})["status"] == 200
+    wrong = {**creds, "apiToken": "mxg_test_" + "x" * 43}
+    assert harness.call({"cmd": "credentialTest", "credentials": wrong})["status"] == 401
