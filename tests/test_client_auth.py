@@ -17,7 +17,7 @@ from api_client import (
     check_token,
 )
 from api_client.config import package_version
-from tests.test_client_support import API, BASE, TOKEN, FakeTime, offline_client
+from tests.client_support import API, BASE, TOKEN, FakeTime, offline_client
 
 ME = {
     "id": "cus_1",

@@ -30,7 +30,7 @@ from api_client import (
 )
 from api_client.errors import __doc__ as errors_doc
 from sandbox.server import free_port
-from tests.test_client_support import (
+from tests.client_support import (
     API,
     TOKEN,
     FakeTime,

@@ -33,7 +33,7 @@ from api_client import (
 from sandbox.server import SandboxServer
 from tests.support import Account as SandboxAccount
 from tests.support import SandboxAdmin
-from tests.test_client_support import sandbox_client
+from tests.client_support import sandbox_client
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import responses
 from responses import matchers
 
 from api_client import MalformedResponseError, Page, Verdict, VerdictType
-from tests.test_client_support import API, FakeTime, offline_client
+from tests.client_support import API, FakeTime, offline_client
 
 
 def verdict(index: int) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import responses
 from api_client import MxGuardClient, RateBudgetExhaustedError, Secret, TokenRateLimiter
 from sandbox.server import SandboxServer
 from tests.support import SandboxAdmin
-from tests.test_client_support import (
+from tests.client_support import (
     API,
     START,
     TOKEN,

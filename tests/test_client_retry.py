@@ -26,7 +26,7 @@ from api_client import (
 from api_client.retry import equal_jitter, parse_retry_after
 from sandbox.server import SandboxServer
 from tests.support import Account, SandboxAdmin
-from tests.test_client_support import (
+from tests.client_support import (
     API,
     START,
     FakeTime,
