@@ -31,9 +31,9 @@ from api_client import (
     VerdictType,
 )
 from sandbox.server import SandboxServer
+from tests.client_support import sandbox_client
 from tests.support import Account as SandboxAccount
 from tests.support import SandboxAdmin
-from tests.client_support import sandbox_client
 
 
 @pytest.fixture

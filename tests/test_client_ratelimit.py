@@ -15,7 +15,6 @@ import responses
 
 from api_client import MxGuardClient, RateBudgetExhaustedError, Secret, TokenRateLimiter
 from sandbox.server import SandboxServer
-from tests.support import SandboxAdmin
 from tests.client_support import (
     API,
     START,
@@ -25,6 +24,7 @@ from tests.client_support import (
     offline_client,
     sandbox_client,
 )
+from tests.support import SandboxAdmin
 
 ME = {
     "id": "cus_1",

@@ -25,7 +25,6 @@ from api_client import (
 )
 from api_client.retry import equal_jitter, parse_retry_after
 from sandbox.server import SandboxServer
-from tests.support import Account, SandboxAdmin
 from tests.client_support import (
     API,
     START,
@@ -34,6 +33,7 @@ from tests.client_support import (
     offline_client,
     sandbox_client,
 )
+from tests.support import Account, SandboxAdmin
 
 ME = {
     "id": "cus_1",
