@@ -189,3 +189,14 @@ def test_a_naive_datetime_is_refused_before_sending(mock: responses.RequestsMock
         with pytest.raises(ValueError, match="until"):
             client.quarantine.page(until=datetime(2026, 1, 1))
     assert len(mock.calls) == 0
+
+
+def test_a_filter_a_listing_does_not_take_fails_before_any_request(
+    mock: responses.RequestsMock,
+) -> None:
+    client = offline_client(FakeTime())
+    with pytest.raises(TypeError, match="unexpected filter"):
+        client.verdicts.page(colour="red")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="status"):
+        list(client.domains.list(status="held"))  # type: ignore[call-arg]
+    assert len(mock.calls) == 0

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 from urllib.parse import quote
 
 from pydantic import BaseModel
@@ -19,6 +19,31 @@ ManyArg = str | Iterable[str] | None
 OrderArg = SortOrder | str | None
 
 BodyT = TypeVar("BodyT", bound=BaseModel)
+
+
+class Window(TypedDict, total=False):
+    """What every time-ordered listing takes: ``since`` inclusive, ``until`` exclusive, the order
+    (newest first by default) and the page size ``limit`` (at most 500)."""
+
+    since: TimeArg
+    until: TimeArg
+    order: OrderArg
+    limit: int | None
+
+
+def query_params(query: Mapping[str, Any], kind: type[Any], **special: Any) -> dict[str, Any]:
+    """Query parameters of a listing: the window, plus ``special`` ones already converted;
+    a keyword the listing does not take is a ``TypeError``, as with a plain signature."""
+    unknown = set(query) - set(kind.__optional_keys__)
+    if unknown:
+        raise TypeError(f"unexpected filter(s): {', '.join(sorted(unknown))}")
+    return {
+        "since": timestamp(query.get("since"), "since"),
+        "until": timestamp(query.get("until"), "until"),
+        "order": sort_order(query.get("order")),
+        "limit": query.get("limit"),
+        **special,
+    }
 
 
 class Resource:

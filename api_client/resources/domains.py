@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, overload
+from typing import Any, Unpack, overload
 
 from api_client.models import (
     Domain,
@@ -18,52 +18,31 @@ from api_client.pagination import items, pages
 from api_client.resources._base import (
     OrderArg,
     Resource,
-    TimeArg,
+    Window,
     body,
+    query_params,
     segment,
     sort_order,
-    timestamp,
 )
 
 
 class Domains(Resource):
     """``client.domains``: list, add, get, update, remove."""
 
-    def list(
-        self,
-        *,
-        since: TimeArg = None,
-        until: TimeArg = None,
-        order: OrderArg = None,
-        limit: int | None = None,
-    ) -> Iterator[Domain]:
-        """Every domain, lazily, page after page (``limit`` is the page size, at most 500)."""
-        params = _domain_filters(since, until, order, limit)
+    def list(self, **query: Unpack[Window]) -> Iterator[Domain]:
+        """Every domain, lazily, page after page."""
+        params = query_params(query, Window)
         return items(lambda cursor: self._page(params, cursor))
 
     def pages(
-        self,
-        *,
-        since: TimeArg = None,
-        until: TimeArg = None,
-        order: OrderArg = None,
-        limit: int | None = None,
-        cursor: str | None = None,
+        self, *, cursor: str | None = None, **query: Unpack[Window]
     ) -> Iterator[Page[Domain]]:
-        params = _domain_filters(since, until, order, limit)
+        params = query_params(query, Window)
         return pages(lambda next_cursor: self._page(params, next_cursor), cursor)
 
-    def page(
-        self,
-        *,
-        since: TimeArg = None,
-        until: TimeArg = None,
-        order: OrderArg = None,
-        limit: int | None = None,
-        cursor: str | None = None,
-    ) -> Page[Domain]:
+    def page(self, *, cursor: str | None = None, **query: Unpack[Window]) -> Page[Domain]:
         """One page; pass its ``next_cursor`` with the same filters for the next."""
-        return self._page(_domain_filters(since, until, order, limit), cursor)
+        return self._page(query_params(query, Window), cursor)
 
     def get(self, domain: str) -> Domain:
         return self._transport.request("GET", _path(domain)).parse(Domain)
@@ -177,14 +156,3 @@ class SenderRules(Resource):
 
 def _path(domain: str) -> str:
     return f"/domains/{segment(domain, 'domain')}"
-
-
-def _domain_filters(
-    since: TimeArg, until: TimeArg, sort: OrderArg, limit: int | None
-) -> dict[str, Any]:
-    return {
-        "since": timestamp(since, "since"),
-        "until": timestamp(until, "until"),
-        "order": sort_order(sort),
-        "limit": limit,
-    }

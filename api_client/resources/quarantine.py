@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Unpack
 
 from api_client.models import Page, QuarantinedMessage
 from api_client.pagination import items, pages
 from api_client.resources._base import (
     ManyArg,
-    OrderArg,
     Resource,
-    TimeArg,
+    Window,
     many,
+    query_params,
     segment,
-    sort_order,
-    timestamp,
 )
+
+
+class QuarantineQuery(Window, total=False):
+    domain: str | None
+    status: ManyArg
 
 
 class Quarantine(Resource):
@@ -26,47 +29,22 @@ class Quarantine(Resource):
     connection, 5xx) they are not re-sent; ``get`` the message to see whether it took effect.
     """
 
-    def list(
-        self,
-        *,
-        domain: str | None = None,
-        status: ManyArg = None,
-        since: TimeArg = None,
-        until: TimeArg = None,
-        order: OrderArg = None,
-        limit: int | None = None,
-    ) -> Iterator[QuarantinedMessage]:
+    def list(self, **query: Unpack[QuarantineQuery]) -> Iterator[QuarantinedMessage]:
         """Every matching message, lazily; ``status`` takes one value or several."""
-        params = _filters(domain, status, since, until, order, limit)
+        params = _params(query)
         return items(lambda cursor: self._page(params, cursor))
 
     def pages(
-        self,
-        *,
-        domain: str | None = None,
-        status: ManyArg = None,
-        since: TimeArg = None,
-        until: TimeArg = None,
-        order: OrderArg = None,
-        limit: int | None = None,
-        cursor: str | None = None,
+        self, *, cursor: str | None = None, **query: Unpack[QuarantineQuery]
     ) -> Iterator[Page[QuarantinedMessage]]:
-        params = _filters(domain, status, since, until, order, limit)
+        params = _params(query)
         return pages(lambda next_cursor: self._page(params, next_cursor), cursor)
 
     def page(
-        self,
-        *,
-        domain: str | None = None,
-        status: ManyArg = None,
-        since: TimeArg = None,
-        until: TimeArg = None,
-        order: OrderArg = None,
-        limit: int | None = None,
-        cursor: str | None = None,
+        self, *, cursor: str | None = None, **query: Unpack[QuarantineQuery]
     ) -> Page[QuarantinedMessage]:
         """One page; pass its ``next_cursor`` with the same filters for the next."""
-        return self._page(_filters(domain, status, since, until, order, limit), cursor)
+        return self._page(_params(query), cursor)
 
     def get(self, message_id: str) -> QuarantinedMessage:
         return self._transport.request("GET", _path(message_id)).parse(QuarantinedMessage)
@@ -90,19 +68,7 @@ def _path(message_id: str) -> str:
     return f"/quarantine/{segment(message_id, 'message_id')}"
 
 
-def _filters(
-    domain: str | None,
-    status: ManyArg,
-    since: TimeArg,
-    until: TimeArg,
-    order: OrderArg,
-    limit: int | None,
-) -> dict[str, Any]:
-    return {
-        "domain": domain,
-        "status": many(status),
-        "since": timestamp(since, "since"),
-        "until": timestamp(until, "until"),
-        "order": sort_order(order),
-        "limit": limit,
-    }
+def _params(query: QuarantineQuery) -> dict[str, Any]:
+    return query_params(
+        query, QuarantineQuery, domain=query.get("domain"), status=many(query.get("status"))
+    )

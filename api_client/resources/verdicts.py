@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Unpack
 
 from api_client.models import Page, Verdict
 from api_client.pagination import items, pages
 from api_client.resources._base import (
     ManyArg,
-    OrderArg,
     Resource,
-    TimeArg,
+    Window,
     many,
+    query_params,
     segment,
-    sort_order,
-    timestamp,
 )
+
+
+class VerdictQuery(Window, total=False):
+    domain: str | None
+    verdict: ManyArg
+    action: ManyArg
 
 
 class Verdicts(Resource):
@@ -27,51 +31,21 @@ class Verdicts(Resource):
     timestamps must look back that far.
     """
 
-    def list(
-        self,
-        *,
-        domain: str | None = None,
-        verdict: ManyArg = None,
-        action: ManyArg = None,
-        since: TimeArg = None,
-        until: TimeArg = None,
-        order: OrderArg = None,
-        limit: int | None = None,
-    ) -> Iterator[Verdict]:
-        """Every matching verdict, lazily; ``verdict`` and ``action`` take one value or several,
-        ``since`` is inclusive, ``until`` exclusive, ``limit`` is the page size (at most 500)."""
-        params = _filters(domain, verdict, action, since, until, order, limit)
+    def list(self, **query: Unpack[VerdictQuery]) -> Iterator[Verdict]:
+        """Every matching verdict, lazily, page after page; ``verdict`` and ``action`` take one
+        value or several."""
+        params = _params(query)
         return items(lambda cursor: self._page(params, cursor))
 
     def pages(
-        self,
-        *,
-        domain: str | None = None,
-        verdict: ManyArg = None,
-        action: ManyArg = None,
-        since: TimeArg = None,
-        until: TimeArg = None,
-        order: OrderArg = None,
-        limit: int | None = None,
-        cursor: str | None = None,
+        self, *, cursor: str | None = None, **query: Unpack[VerdictQuery]
     ) -> Iterator[Page[Verdict]]:
-        params = _filters(domain, verdict, action, since, until, order, limit)
+        params = _params(query)
         return pages(lambda next_cursor: self._page(params, next_cursor), cursor)
 
-    def page(
-        self,
-        *,
-        domain: str | None = None,
-        verdict: ManyArg = None,
-        action: ManyArg = None,
-        since: TimeArg = None,
-        until: TimeArg = None,
-        order: OrderArg = None,
-        limit: int | None = None,
-        cursor: str | None = None,
-    ) -> Page[Verdict]:
+    def page(self, *, cursor: str | None = None, **query: Unpack[VerdictQuery]) -> Page[Verdict]:
         """One page; pass its ``next_cursor`` with the same filters for the next."""
-        return self._page(_filters(domain, verdict, action, since, until, order, limit), cursor)
+        return self._page(_params(query), cursor)
 
     def get(self, verdict_id: str) -> Verdict:
         path = f"/verdicts/{segment(verdict_id, 'verdict_id')}"
@@ -82,21 +56,11 @@ class Verdicts(Resource):
         return reply.parse(Page[Verdict])
 
 
-def _filters(
-    domain: str | None,
-    verdict: ManyArg,
-    action: ManyArg,
-    since: TimeArg,
-    until: TimeArg,
-    order: OrderArg,
-    limit: int | None,
-) -> dict[str, Any]:
-    return {
-        "domain": domain,
-        "verdict": many(verdict),
-        "action": many(action),
-        "since": timestamp(since, "since"),
-        "until": timestamp(until, "until"),
-        "order": sort_order(order),
-        "limit": limit,
-    }
+def _params(query: VerdictQuery) -> dict[str, Any]:
+    return query_params(
+        query,
+        VerdictQuery,
+        domain=query.get("domain"),
+        verdict=many(query.get("verdict")),
+        action=many(query.get("action")),
+    )
