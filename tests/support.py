@@ -86,6 +86,32 @@ class SandboxAdmin:
         return stamp
 
 
+def account_with_mail(admin: SandboxAdmin) -> tuple[Account, dict[str, str]]:
+    """A fresh account with two quarantined messages: ids under "held" (spam from
+    x@deals.example, subject A) and "other" (phishing from y@phish.example, subject B)."""
+    account = admin.new_account(domains=("example.com",))
+    mail = [
+        ("spam", "x@deals.example", "A", "2026-11-23T10:00:00Z"),
+        ("phishing", "y@phish.example", "B", "2026-11-23T10:00:01Z"),
+    ]
+    admin.add_verdicts(
+        account,
+        [
+            {
+                "domain": "example.com",
+                "verdict": v,
+                "sender": s,
+                "subject": subject,
+                "scanned_at": at,
+            }
+            for v, s, subject, at in mail
+        ],
+    )
+    listed = admin.public(account, "GET", "/quarantine").json()["data"]
+    held = {message["subject"]: message["id"] for message in listed}
+    return account, {"held": held["A"], "other": held["B"]}
+
+
 class SandboxTime:
     """A clock and a sleep that move together with the sandbox's clock.
 

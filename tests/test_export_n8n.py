@@ -31,8 +31,8 @@ from sandbox.server import SandboxServer
 from sandbox.timefmt import format_us, parse_to_us
 from tests.manifest_runner import ManifestRunner, RunnerError
 from tests.scenario_replay import ScenarioRun, load_scenarios
-from tests.support import Account, SandboxAdmin
-from tests.test_manifests import STEPS, VOLATILE, _account_with_mail
+from tests.support import Account, SandboxAdmin, account_with_mail
+from tests.test_manifests import STEPS, VOLATILE
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFESTS = ROOT / "manifests"
@@ -427,8 +427,8 @@ def test_actions_behave_as_the_reference_runner(
 ) -> None:
     """Every action, repeats included (add twice: created/existing; release twice; searches)."""
     admin = SandboxAdmin(roomy_sandbox)
-    reference_account, reference_ids = _account_with_mail(admin)
-    node_account, node_ids = _account_with_mail(admin)
+    reference_account, reference_ids = account_with_mail(admin)
+    node_account, node_ids = account_with_mail(admin)
     runner = ManifestRunner(
         files.load_connector(MANIFESTS), roomy_sandbox.base_url, reference_account.token
     )

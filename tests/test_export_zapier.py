@@ -30,7 +30,7 @@ from connector.manifest.format import InputField
 from sandbox.server import SandboxServer
 from tests.manifest_runner import ManifestRunner, RunnerError, prepare
 from tests.scenario_replay import ScenarioRun, expand, load_scenarios
-from tests.support import Account, SandboxAdmin
+from tests.support import Account, SandboxAdmin, account_with_mail
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFESTS = ROOT / "manifests"
@@ -353,30 +353,6 @@ def test_throttling_and_server_errors_are_clear(zap: ZapierApp, roomy_admin: San
     assert zap.ok(method("find_domain"), account.token, {"domain": "example.com"})
 
 
-def _account_with_mail(admin: SandboxAdmin) -> tuple[Account, dict[str, str]]:
-    account = admin.new_account(domains=("example.com",))
-    admin.add_verdicts(
-        account,
-        [
-            {
-                "domain": "example.com",
-                "verdict": "spam",
-                "sender": "x@deals.example",
-                "subject": "A",
-            },
-            {
-                "domain": "example.com",
-                "verdict": "phishing",
-                "sender": "y@phish.example",
-                "subject": "B",
-            },
-        ],
-    )
-    listed = admin.public(account, "GET", "/quarantine").json()["data"]
-    held = {message["subject"]: message["id"] for message in listed}
-    return account, {"held": held["A"], "other": held["B"]}
-
-
 # (operation, inputs as Zapier sends them, expected outcome: a result's outcome, an error's
 # status, or a search's number of results); {held}, {other} and {rule} are ids made on the way.
 IDN = "xn--bcher-kva.example"  # Bücher.example
@@ -424,8 +400,8 @@ def test_actions_and_searches_do_what_the_manifests_say(
     # the schema test until steps are written for it here).
     actions = {op.key for op in files.load_operations(MANIFESTS) if op.kind != "trigger"}
     assert {key for key, _, _ in ACTION_STEPS} <= actions
-    account, ids = _account_with_mail(roomy_admin)
-    twin, twin_ids = _account_with_mail(roomy_admin)
+    account, ids = account_with_mail(roomy_admin)
+    twin, twin_ids = account_with_mail(roomy_admin)
     runner = ManifestRunner(files.load_connector(MANIFESTS), roomy_sandbox.base_url, twin.token)
     operations = {op.key: op for op in files.load_operations(MANIFESTS)}
     got: list[Any] = []

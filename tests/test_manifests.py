@@ -15,7 +15,7 @@ from connector import registry
 from connector.manifest import files
 from sandbox.server import SandboxServer
 from tests.manifest_runner import ManifestRunner, RunnerError
-from tests.support import Account, SandboxAdmin
+from tests.support import SandboxAdmin, account_with_mail
 from triggers import TRIGGERS
 
 MANIFESTS = Path(__file__).resolve().parents[1] / "manifests"
@@ -97,37 +97,12 @@ STEPS: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
-def _account_with_mail(admin: SandboxAdmin) -> tuple[Account, dict[str, str]]:
-    account = admin.new_account(domains=("example.com",))
-    admin.add_verdicts(
-        account,
-        [
-            {
-                "domain": "example.com",
-                "verdict": "spam",
-                "sender": "x@deals.example",
-                "subject": "A",
-                "scanned_at": "2026-11-23T10:00:00Z",
-            },
-            {
-                "domain": "example.com",
-                "verdict": "phishing",
-                "sender": "y@phish.example",
-                "subject": "B",
-                "scanned_at": "2026-11-23T10:00:01Z",
-            },
-        ],
-    )
-    held = admin.public(account, "GET", "/quarantine?order=asc").json()["data"]
-    return account, {"held": held[0]["id"], "other": held[1]["id"]}
-
-
 def test_actions_from_manifests_behave_as_the_python_definitions(
     roomy_sandbox: SandboxServer,
 ) -> None:
     admin = SandboxAdmin(roomy_sandbox)
-    python_account, python_ids = _account_with_mail(admin)
-    runner_account, runner_ids = _account_with_mail(admin)
+    python_account, python_ids = account_with_mail(admin)
+    runner_account, runner_ids = account_with_mail(admin)
     client = MxGuardClient(python_account.token, roomy_sandbox.base_url, rate_limit_db=":memory:")
     runner = ManifestRunner(
         files.load_connector(MANIFESTS), roomy_sandbox.base_url, runner_account.token
