@@ -196,7 +196,7 @@ def find_domain(client: MxGuardClient, data: DomainInput) -> list[Domain]:
 def find_quarantined_message(
     client: MxGuardClient, data: FindQuarantinedMessageInput
 ) -> list[QuarantinedMessage]:
-    since = datetime.now(UTC) - timedelta(days=data.days)
+    since = datetime.fromtimestamp(client.clock(), UTC) - timedelta(days=data.days)
     found: list[QuarantinedMessage] = []
     pages = client.quarantine.pages(
         domain=data.domain, status=data.status, since=since, order="desc", limit=500

@@ -8,6 +8,7 @@ from typing import Any
 import requests
 
 from sandbox.server import SandboxServer
+from sandbox.timefmt import MICROS, format_us, parse_to_us
 
 
 @dataclass(frozen=True)
@@ -88,11 +89,16 @@ class SandboxAdmin:
 
 def account_with_mail(admin: SandboxAdmin) -> tuple[Account, dict[str, str]]:
     """A fresh account with two quarantined messages: ids under "held" (spam from
-    x@deals.example, subject A) and "other" (phishing from y@phish.example, subject B)."""
+    x@deals.example, subject A) and "other" (phishing from y@phish.example, subject B).
+
+    Both are stamped an hour before the sandbox's "now" (one second apart, so their order never
+    depends on random ids): searches look back a number of days from the clock they read.
+    """
     account = admin.new_account(domains=("example.com",))
+    hour_ago = parse_to_us(admin.now()) - 3600 * MICROS
     mail = [
-        ("spam", "x@deals.example", "A", "2026-11-23T10:00:00Z"),
-        ("phishing", "y@phish.example", "B", "2026-11-23T10:00:01Z"),
+        ("spam", "x@deals.example", "A", format_us(hour_ago)),
+        ("phishing", "y@phish.example", "B", format_us(hour_ago + MICROS)),
     ]
     admin.add_verdicts(
         account,

