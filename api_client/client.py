@@ -65,7 +65,7 @@ class MxGuardClient:
         self._secret = load_token(token)
         self.base_url = resolve_base_url(base_url)
         self.clock = clock
-        """"Now" for everything built on this client (a search's "last N days", a cursor's start)."""
+        """The time everything built on this client takes as now (a search's "last N days")."""
         limiter = TokenRateLimiter(
             self._secret.fingerprint,
             per_minute=per_minute,
