@@ -219,7 +219,13 @@ def bench_client(base_url: str, token: str | None = None) -> MxGuardClient:
 def verdict_poller(client: MxGuardClient, store: CursorStore, start_us: int) -> Poller:
     """The ``new_verdict`` trigger as ``mxguard poll`` builds it, backfilling from ``start_us``."""
     return make_poller(
-        NEW_VERDICT, client, VerdictFilters(), store, start_us=start_us, page_size=PAGE_SIZE
+        NEW_VERDICT,
+        client,
+        VerdictFilters(),
+        store,
+        key=NEW_VERDICT.key,
+        start_us=start_us,
+        page_size=PAGE_SIZE,
     )
 
 

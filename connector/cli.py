@@ -3,32 +3,59 @@
 from __future__ import annotations
 
 import json
+import math
+import os
+import signal
 import sys
-import time
+import traceback
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import click
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from api_client import MxGuardClient
 from connector import __version__, registry
-from connector.exits import Exit, describe
+from connector.exits import (
+    AuthenticationMissingError,
+    CommandError,
+    Exit,
+    InvalidInputError,
+    describe,
+)
 from connector.options import collect, options_for
-from connector.polling import describe_report, json_lines_sink, make_poller, open_store
+from connector.polling import (
+    describe_report,
+    follow,
+    json_lines_sink,
+    make_poller,
+    open_cursor,
+    open_store,
+)
+from triggers.base import to_micros
 
 SPEC_PATH = Path("manifests") / "openapi.json"
+EARLIEST = "1970-01-01T00:00:00Z"
+"""``--since`` before the Unix epoch is surely a typo: MxGuard keeps days of data, not ages."""
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 @dataclass
 class Settings:
-    token: str | None
-    base_url: str | None
-    quiet: bool
+    token: str | None = None
+    base_url: str | None = None
+    quiet: bool = False
+    debug: bool = False
 
     def client(self) -> MxGuardClient:
+        if not self.token:
+            raise AuthenticationMissingError(
+                "no MxGuard token: set MXGUARD_API_TOKEN (or pass --token); the sandbox prints "
+                "the lines to export"
+            )
         return MxGuardClient(self.token, self.base_url)
 
     def say(self, message: str) -> None:
@@ -57,15 +84,27 @@ class NamedGroup(click.Group):
     help="API address [env: MXGUARD_API_URL; default: https://app.mxguard.uk].",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress or status lines on stderr.")
-@click.pass_context
-def main(ctx: click.Context, token: str | None, base_url: str | None, quiet: bool) -> None:
+@click.option("--debug", is_flag=True, help="On an error, show the traceback too.")
+@click.pass_obj
+def main(
+    settings: Settings, token: str | None, base_url: str | None, quiet: bool, debug: bool
+) -> None:
     """MxGuard connector bundle: poll triggers, run actions, run a local sandbox.
 
     \b
     Exit codes: 0 ok, 1 unexpected error, 2 usage, 3 invalid input, 4 token or authentication,
-    5 not found, 6 conflict, 7 rate limited, 8 MxGuard unreachable or failing, 130 interrupted.
+    5 not found, 6 conflict, 7 rate limited, 8 MxGuard unreachable or failing, 130 interrupted,
+    141 output closed by its reader, 143 terminated.
     """
-    ctx.obj = Settings(token, base_url, quiet)
+    settings.token, settings.base_url, settings.quiet, settings.debug = (
+        token,
+        base_url,
+        quiet,
+        debug,
+    )
+
+
+pass_settings = click.make_pass_decorator(Settings)
 
 
 @main.command(name="list")
@@ -81,7 +120,7 @@ def list_operations() -> None:
 
 
 @main.command()
-@click.pass_obj
+@pass_settings
 def me(settings: Settings) -> None:
     """Verify the token and print the account."""
     with settings.client() as client:
@@ -101,37 +140,46 @@ def poll() -> None:
 def _poll_command(key: str) -> click.Command:
     trigger = registry.triggers()[key]
 
-    @click.pass_context
-    def command(ctx: click.Context, /, **params: Any) -> None:
-        settings: Settings = ctx.find_object(Settings)  # type: ignore[assignment]
-        filters = trigger.filters.model_validate(collect(trigger.filters, params, None))
+    @pass_settings
+    def command(settings: Settings, /, **params: Any) -> None:
+        filters = _validated(trigger.filters, collect(trigger.filters, params, None))
+        start = _since(params["since"])
         store = open_store(params["state"])
         with settings.client() as client:
             if params["sample"]:
-                poller = make_poller(trigger, client, filters, store)
-                json_lines_sink()(poller.sample(params["limit"]))
+                sample = make_poller(trigger, client, filters, store, key=trigger.key)
+                json_lines_sink()(sample.sample(params["limit"]))
                 return
-            start = _since(params["since"])
+            opened = open_cursor(store, trigger, client, filters)
+            for note in opened.notes:
+                settings.say(f"note: {note}")
             poller = make_poller(
                 trigger,
                 client,
                 filters,
                 store,
+                key=opened.key,
                 start_us=start,
                 page_size=params["page_size"],
                 sweep_interval_s=params["look_back_every"],
             )
-            if params["reset"] and hasattr(store, "forget"):
-                store.forget(poller.key)
-            if start is not None and store.load(poller.key) is not None:
-                settings.say("note: --since applies to a new cursor only; add --reset to restart")
-            sink = json_lines_sink()
-            while True:
-                report = poller.poll(sink)
-                settings.say(describe_report(trigger, report))
-                if not params["follow"]:
-                    return
-                time.sleep(params["interval"])
+            with store.hold(opened.key):
+                if params["reset"]:
+                    store.forget(opened.key)
+                if start is not None and store.load(opened.key) is not None:
+                    settings.say(
+                        "note: --since applies to a new cursor only; add --reset to restart"
+                    )
+                sink = json_lines_sink()
+                if params["follow"]:
+                    follow(
+                        lambda: poller.poll(sink),
+                        trigger=trigger,
+                        interval=params["interval"],
+                        say=settings.say,
+                    )
+                else:
+                    settings.say(describe_report(trigger, poller.poll(sink)))
 
     params: list[click.Parameter] = [
         *options_for(trigger.filters),
@@ -160,7 +208,7 @@ def _poll_command(key: str) -> click.Command:
         click.Option(["--follow"], is_flag=True, help="Keep polling until interrupted."),
         click.Option(
             ["--interval"],
-            type=click.FloatRange(1),
+            type=Seconds(1, 86_400),
             default=60.0,
             show_default=True,
             help="Seconds between polls with --follow.",
@@ -169,7 +217,7 @@ def _poll_command(key: str) -> click.Command:
         click.Option(["--page-size"], type=click.IntRange(1, 500), default=500, show_default=True),
         click.Option(
             ["--look-back-every"],
-            type=click.FloatRange(1),
+            type=Seconds(1, 86_400),
             default=120.0,
             show_default=True,
             help="Seconds between look-backs for late items.",
@@ -184,22 +232,47 @@ def _poll_command(key: str) -> click.Command:
     )
 
 
+class Seconds(click.ParamType[float]):
+    """A finite number of seconds in a range (``nan`` and ``inf`` are refused)."""
+
+    name = "seconds"
+
+    def __init__(self, low: float, high: float) -> None:
+        self.low, self.high = low, high
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        if not math.isfinite(seconds) or not self.low <= seconds <= self.high:
+            self.fail(f"{value} is not between {self.low:g} and {self.high:g} seconds", param, ctx)
+        return seconds
+
+
+def _validated(model: type[BaseModel], data: dict[str, Any]) -> BaseModel:
+    return model.model_validate(data)
+
+
 def _since(text: str | None) -> int | None:
+    """``--since`` as microseconds; a time MxGuard cannot take is invalid input."""
     if text is None:
         return None
-    from datetime import datetime
-
-    from triggers.base import to_micros
-
     try:
         value = datetime.fromisoformat(text.replace("z", "Z"))
     except ValueError as exc:
-        raise click.BadParameter(f"not an RFC 3339 time: {exc}", param_hint="--since") from exc
+        raise InvalidInputError(f"--since: not an RFC 3339 time ({exc})") from None
     if value.tzinfo is None:
-        raise click.BadParameter(
-            "give a time zone, e.g. 2026-11-23T10:00:00Z", param_hint="--since"
-        )
-    return to_micros(value)
+        raise InvalidInputError("--since: give a time zone, e.g. 2026-11-23T10:00:00Z")
+    try:
+        micros = to_micros(value)
+    except (OverflowError, ValueError):
+        raise InvalidInputError(f"--since: {text} is out of range") from None
+    if micros < 0:
+        raise InvalidInputError(f"--since: {text} is before {EARLIEST}")
+    return micros
 
 
 # run -----------------------------------------------------------------------------------------
@@ -211,10 +284,9 @@ def run() -> None:
 def _run_command(key: str) -> click.Command:
     action = registry.actions()[key]
 
-    @click.pass_context
-    def command(ctx: click.Context, /, **params: Any) -> None:
-        settings: Settings = ctx.find_object(Settings)  # type: ignore[assignment]
-        data = action.input.model_validate(collect(action.input, params, params["input"]))
+    @pass_settings
+    def command(settings: Settings, /, **params: Any) -> None:
+        data = _validated(action.input, collect(action.input, params, params["input"]))
         with settings.client() as client:
             result = action.execute(client, data)
         click.echo(_to_json(result))
@@ -306,7 +378,11 @@ def sandbox(
     click.echo(f"MxGuard sandbox on {base_url}  (Swagger UI: {base_url}/api/v1/docs)")
     click.echo(f"  customer token: {settings.token}")
     click.echo(f"  admin token:    {settings.admin_token}")
-    click.echo(f'  try: curl -H "Authorization: Bearer {settings.token}" {base_url}/api/v1/me')
+    click.echo("Point the mxguard command line at it (in another terminal):")
+    click.echo(f"  export MXGUARD_API_URL={base_url}")
+    click.echo(f"  export MXGUARD_API_TOKEN={settings.token}")
+    click.echo("  mxguard me")
+    click.echo(f'or: curl -H "Authorization: Bearer {settings.token}" {base_url}/api/v1/me')
     sys.stdout.flush()
     serve_forever(settings, host, port)
 
@@ -487,24 +563,71 @@ def _register() -> None:
 _register()
 
 
+class Terminated(BaseException):
+    """SIGTERM arrived: unwind like an interrupt (a poll commits only delivered pages)."""
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise Terminated
+
+
 def entry() -> None:
-    """Console script: run the CLI, turning errors into a message and an exit code."""
-    debug = "--debug" in sys.argv
-    if debug:
-        sys.argv.remove("--debug")
+    """Console script: run the CLI, turning errors into one message and an exit code."""
+    signal.signal(signal.SIGTERM, _terminate)
+    _exit(invoke(sys.argv[1:]))
+
+
+def invoke(args: list[str]) -> int:
+    """Run the command line on ``args`` and return its exit code (the documented ones)."""
+    settings = Settings()
     try:
-        main.main(standalone_mode=False)
+        main.main(args, prog_name="mxguard", obj=settings, standalone_mode=False)
     except click.exceptions.Exit as done:
-        sys.exit(done.exit_code)
+        return done.exit_code
+    except CommandError as error:
+        _show_traceback(settings)
+        error.show()
+        return error.exit_code
     except click.ClickException as usage:
         usage.show()
-        sys.exit(Exit.USAGE if usage.exit_code == 2 else usage.exit_code)
+        return Exit.USAGE if usage.exit_code == 2 else usage.exit_code
     except (click.Abort, KeyboardInterrupt):
-        click.echo("interrupted", err=True)
-        sys.exit(Exit.INTERRUPTED)
-    except (ValidationError, Exception) as error:
-        if debug:
-            raise
+        click.echo("mxguard: interrupted", err=True)
+        return Exit.INTERRUPTED
+    except Terminated:
+        click.echo("mxguard: terminated", err=True)
+        return Exit.TERMINATED
+    except BrokenPipeError:
+        return Exit.BROKEN_PIPE
+    except Exception as error:
+        _show_traceback(settings)
         code, message = describe(error)
         click.echo(f"mxguard: {message}", err=True)
-        sys.exit(code)
+        return code
+    return Exit.OK
+
+
+def _show_traceback(settings: Settings) -> None:
+    if settings.debug:
+        traceback.print_exc()
+
+
+def _exit(code: int) -> None:
+    """Exit with ``code``; output the reader no longer takes is dropped, not reported."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        code = Exit.BROKEN_PIPE if code == Exit.OK else code
+    except ValueError:  # stdout already closed
+        pass
+    if code == Exit.BROKEN_PIPE or not _stdout_open():
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.exit(code)
+
+
+def _stdout_open() -> bool:
+    try:
+        os.fstat(sys.stdout.fileno())
+    except (OSError, ValueError):
+        return False
+    return True

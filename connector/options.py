@@ -6,12 +6,15 @@ import enum
 import json
 import types
 import typing
+from collections.abc import Mapping
 from typing import Any, Literal, get_args, get_origin
 
 import click
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
+
+from connector.exits import InvalidInputError
 
 
 def _unwrap_optional(annotation: Any) -> Any:
@@ -48,12 +51,25 @@ def click_type(annotation: Any) -> tuple[click.ParamType[Any], bool]:
     return click.STRING, False
 
 
+class InputOption(click.Option):
+    """An operation's input as a flag: a value it cannot take is invalid input (exit 3), as the
+    same value in ``--input`` is, not a usage error."""
+
+    def handle_parse_result(
+        self, ctx: click.Context, opts: Mapping[str, Any], args: list[str]
+    ) -> tuple[Any, list[str]]:
+        try:
+            return super().handle_parse_result(ctx, opts, args)
+        except click.BadParameter as error:
+            raise InvalidInputError(error.format_message()) from None
+
+
 def options_for(model: type[BaseModel]) -> list[click.Option]:
-    made = []
+    made: list[click.Option] = []
     for name, info in model.model_fields.items():
         kind, multiple = click_type(info.annotation)
         made.append(
-            click.Option(
+            InputOption(
                 [f"--{name.replace('_', '-')}", name],
                 type=kind,
                 multiple=multiple,
@@ -81,10 +97,12 @@ def collect(model: type[BaseModel], params: dict[str, Any], raw_json: str | None
     if raw_json:
         try:
             loaded = json.loads(raw_json)
-        except json.JSONDecodeError as exc:
-            raise click.BadParameter(f"not valid JSON: {exc}", param_hint="--input") from exc
+        except RecursionError:
+            raise InvalidInputError("--input: nested too deeply") from None
+        except ValueError as exc:  # JSONDecodeError, and numbers past Python's digit limit
+            raise InvalidInputError(f"--input: not valid JSON ({exc})") from None
         if not isinstance(loaded, dict):
-            raise click.BadParameter("must be a JSON object", param_hint="--input")
+            raise InvalidInputError("--input: must be a JSON object")
         data.update(loaded)
     for name in model.model_fields:
         value = params.get(name)

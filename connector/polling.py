@@ -7,12 +7,20 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
-from api_client import MxGuardClient
+from api_client import (
+    APIConnectionError,
+    MalformedResponseError,
+    MxGuardClient,
+    RateLimitedError,
+    ServerError,
+)
 from connector.cursor_store import SQLiteCursorStore, default_state_path
 from triggers import MemoryCursorStore, Poller, PollReport
 from triggers.base import TriggerDefinition
@@ -21,10 +29,66 @@ from triggers.store import CursorStore
 
 BUDGET_RESERVE = 3
 """Requests a poll leaves in the budget for the token's other users (actions, other triggers)."""
+LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]", "localhost.localdomain"}
+DEFAULT_PORTS = {"http": 80, "https": 443}
+WAIT_AND_RETRY: tuple[type[Exception], ...] = (
+    RateLimitedError,
+    ServerError,
+    APIConnectionError,
+    MalformedResponseError,
+)
+"""What a follower outlives by waiting: limits, outages, a bad answer. Anything else (a revoked
+token, filters MxGuard refuses) needs a person, so ``--follow`` stops on it."""
+MAX_FAILURE_WAIT_S = 600.0
+"""The longest a follower waits after an outage before trying again (a rate limit's wait is
+taken as MxGuard or the budget says, however long)."""
 
 
-def cursor_key(trigger: TriggerDefinition[Any], client: MxGuardClient, filters: BaseModel) -> str:
-    """Trigger, token fingerprint (never the token) and a digest of server and filters."""
+def normalized_url(base_url: str) -> str:
+    """One spelling per server: scheme and host in lower case, loopback names as 127.0.0.1,
+    default port and trailing slash dropped."""
+    parts = urlsplit(base_url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if host in LOOPBACK_NAMES:
+        host = "127.0.0.1"
+    port = parts.port
+    netloc = host if port is None or port == DEFAULT_PORTS.get(scheme) else f"{host}:{port}"
+    return f"{scheme}://{netloc}{parts.path.rstrip('/')}"
+
+
+def normalized_filters(filters: BaseModel) -> dict[str, Any]:
+    """Filters as JSON, lists sorted and without repeats: ``--verdict spam --verdict clean``
+    and the reverse are one filter."""
+    dumped = filters.model_dump(mode="json")
+    return {
+        name: sorted(set(value)) if isinstance(value, list) else value
+        for name, value in sorted(dumped.items())
+    }
+
+
+def cursor_scope(base_url: str, account_id: str, filters: BaseModel) -> dict[str, Any]:
+    """The parts a cursor is keyed by, readable (kept beside the cursor, never the token)."""
+    return {
+        "account": account_id,
+        "base_url": normalized_url(base_url),
+        "filters": normalized_filters(filters),
+    }
+
+
+def cursor_key(trigger: TriggerDefinition[Any], scope: dict[str, Any]) -> str:
+    """Trigger, account and a digest of server and filters: the same for a rotated token, for
+    filters in another order, and for ``localhost`` and ``127.0.0.1``."""
+    where = json.dumps({"base_url": scope["base_url"], "filters": scope["filters"]}, sort_keys=True)
+    digest = hashlib.sha256(where.encode()).hexdigest()[:16]
+    return f"{trigger.key}:{scope['account']}:{digest}"
+
+
+def legacy_cursor_key(
+    trigger: TriggerDefinition[Any], client: MxGuardClient, filters: BaseModel
+) -> str:
+    """The key of the first file layout (token fingerprint, URL and filters as given), so that a
+    cursor kept under it is found and taken over instead of starting from now."""
     scope = json.dumps(
         {"base_url": client.base_url, "filters": filters.model_dump(mode="json")}, sort_keys=True
     )
@@ -35,15 +99,65 @@ def cursor_key(trigger: TriggerDefinition[Any], client: MxGuardClient, filters: 
 def open_store(state: str | None) -> CursorStore | SQLiteCursorStore:
     if state == ":memory:":
         return MemoryCursorStore()
-    return SQLiteCursorStore(Path(state) if state else default_state_path())
+    if state:
+        return SQLiteCursorStore(Path(state))
+    return SQLiteCursorStore(default_state_path(), create_parent=True)
 
 
-def json_lines_sink(stream: IO[str] = sys.stdout) -> Callable[[Sequence[BaseModel]], None]:
-    """Write one JSON object per item and flush, so a commit follows only delivered lines."""
+@dataclass(frozen=True)
+class OpenedCursor:
+    key: str
+    notes: list[str]
+    """What a person should know: a cursor taken over from an older key, or a new cursor while
+    others of the same trigger exist (and how they differ)."""
+
+
+def open_cursor(
+    store: CursorStore | SQLiteCursorStore,
+    trigger: TriggerDefinition[Any],
+    client: MxGuardClient,
+    filters: BaseModel,
+) -> OpenedCursor:
+    """The cursor's key for this account (one ``/me`` request), server and filters."""
+    scope = cursor_scope(client.base_url, client.me().id, filters)
+    key = cursor_key(trigger, scope)
+    if not isinstance(store, SQLiteCursorStore):
+        return OpenedCursor(key, [])
+    if store.load(key) is not None:
+        store.describe(key, scope)
+        return OpenedCursor(key, [])
+    notes: list[str] = []
+    if store.rename(legacy_cursor_key(trigger, client, filters), key):
+        notes.append("cursor carried over from an older file layout")
+    else:
+        for other in store.others(f"{trigger.key}:", key):
+            notes.append(_how_it_differs(other.scope, scope))
+        if notes:
+            first = f"a new cursor starts; {trigger.key} has other cursors in {store.path}:"
+            notes.insert(0, first)
+    store.describe(key, scope)
+    return OpenedCursor(key, notes)
+
+
+def _how_it_differs(other: dict[str, Any], mine: dict[str, Any]) -> str:
+    if not other:
+        return "  one from an older layout (another token, server spelling or filter order)"
+    parts = [
+        f"{name} {other.get(name)!r}"
+        for name in ("account", "base_url", "filters")
+        if other.get(name) != mine[name]
+    ]
+    return "  one with other " + ", ".join(parts)
+
+
+def json_lines_sink(stream: IO[str] | None = None) -> Callable[[Sequence[BaseModel]], None]:
+    """Write one JSON object per item and flush, so a commit follows only delivered lines
+    (default: standard output as it is when the sink writes)."""
 
     def sink(items: Sequence[BaseModel]) -> None:
-        stream.write("".join(item.model_dump_json() + "\n" for item in items))
-        stream.flush()
+        out = stream or sys.stdout
+        out.write("".join(item.model_dump_json() + "\n" for item in items))
+        out.flush()
 
     return sink
 
@@ -62,17 +176,18 @@ def make_poller(
     filters: BaseModel,
     store: CursorStore,
     *,
+    key: str,
     start_us: int | None = None,
     page_size: int = 500,
     sweep_interval_s: float = 120.0,
-    clock: Callable[[], float] = time.time,
 ) -> Poller:
+    clock = client.clock
     return Poller(
         trigger=trigger,
         client=client,
         filters=filters,
         store=store,
-        key=cursor_key(trigger, client, filters),
+        key=key,
         clock_us=lambda: int(clock() * 1_000_000),
         policy=CursorPolicy(sweep_interval_s=sweep_interval_s),
         page_size=page_size,
@@ -90,3 +205,48 @@ def describe_report(trigger: TriggerDefinition[Any], report: PollReport) -> str:
     if report.stopped_because:
         parts.append(f"stopped early ({report.stopped_because}); the next poll resumes")
     return ", ".join(parts)
+
+
+def wait_after(error: Exception, interval: float) -> float:
+    """How long a follower waits after ``error`` before its next poll."""
+    if isinstance(error, RateLimitedError) and error.retry_after is not None:
+        return max(interval, error.retry_after)
+    return min(max(interval, 1.0), MAX_FAILURE_WAIT_S)
+
+
+def follow(
+    poll_once: Callable[[], PollReport],
+    *,
+    trigger: TriggerDefinition[Any],
+    interval: float,
+    say: Callable[[str], None],
+    sleep: Callable[[float], None] = time.sleep,
+    polls: int | None = None,
+) -> None:
+    """Poll every ``interval`` seconds until interrupted, waiting out rate limits and outages
+    with a status line; errors that waiting cannot fix propagate. ``polls`` bounds the loop (for
+    tests and benchmarks)."""
+    done = 0
+    while polls is None or done < polls:
+        done += 1
+        try:
+            report = poll_once()
+        except WAIT_AND_RETRY as error:
+            wait = wait_after(error, interval)
+            say(f"{trigger.key}: {_short(error)}; next poll in {_duration(wait)}")
+        else:
+            say(describe_report(trigger, report))
+            wait = 0.0 if report.stopped_because == "max_pages" else interval
+        if polls is None or done < polls:
+            sleep(wait)
+
+
+def _short(error: Exception) -> str:
+    kind = "rate limited" if isinstance(error, RateLimitedError) else "MxGuard unavailable"
+    return f"{kind} ({error})"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min"

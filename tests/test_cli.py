@@ -117,7 +117,7 @@ def test_run_with_flags_json_and_both_spellings(sandbox: SandboxServer, account:
     )
     assert bad.returncode == 3
     assert "pattern" in bad.stderr
-    assert mxguard("run", "add-domain", "--input", "{oops", account=account).returncode == 2
+    assert mxguard("run", "add-domain", "--input", "{oops", account=account).returncode == 3
     found = mxguard("run", "find-domain", "--domain", "EXAMPLE.com", account=account, base_url=base)
     assert [d["domain"] for d in json.loads(found.stdout)] == ["example.com"]
     gone = mxguard(

@@ -4,7 +4,10 @@ Items are ordered by ``(timestamp, id)``. The cursor keeps
 
 * ``watermark``: the newest timestamp emitted (or the start time);
 * ``seen``: the ids emitted whose timestamp lies within ``lookback`` of the watermark;
-* ``last_sweep``: when the poll last looked back over that window.
+* ``last_sweep``: when the last complete look-back over that window began;
+* ``resume_since`` and ``resume_page``: where a poll that stopped part-way (the rate budget ran
+  low) got to: its ``since`` and the API's cursor of its next page; ``sweep_started``, when it
+  was a look-back, when that began.
 
 A regular poll asks for ``since = watermark`` (inclusive, so items that tie with the newest one
 emitted still come out; ``seen`` drops the ones already emitted). Every ``sweep_interval`` a poll
@@ -14,12 +17,18 @@ after newer ones. ``lookback = lateness_bound + sweep_interval + margin``: an it
 comes out at most ``sweep_interval`` (plus one poll interval) after that. ``seen`` holds only ids
 inside the window, so its size is bounded by the traffic of one window, whatever the backlog.
 
+A poll that stops part-way resumes at its next page on the next poll, never at the start of the
+window it already read: after a burst larger than one poll's budget, a look-back that restarted
+would re-read the same pages and stop at the same place for ever. A look-back counts as done only
+when it reached the last page, and then as of when it began, so the next one is not put off by
+the time it took.
+
 All times are integer microseconds since the epoch; the class is pure (no I/O, no clock).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 MICROS = 1_000_000
 LATENESS_BOUND_S = 120.0
@@ -51,11 +60,21 @@ class CursorState:
     seen: dict[str, int] = field(default_factory=dict)
     """id -> timestamp of the items emitted inside the lookback window."""
     last_sweep: int | None = None
-    """Clock time (µs) of the last poll that looked back; None: never."""
+    """Clock time (µs) when the last complete look-back began; None: never."""
+    resume_since: int | None = None
+    """``since`` of a poll that stopped part-way; None: none pending."""
+    resume_page: str | None = None
+    """The API's cursor of that poll's next page."""
+    sweep_started: int | None = None
+    """Clock time (µs) when that poll began, when it was a look-back; None: it was not."""
 
     @classmethod
     def starting_at(cls, start: int) -> CursorState:
         return cls(floor=start, watermark=start)
+
+    def copy(self) -> CursorState:
+        """An independent copy (``seen`` included), as a store hands out and keeps."""
+        return replace(self, seen=dict(self.seen))
 
 
 @dataclass
@@ -70,6 +89,10 @@ class SeenChanges:
 class PollPlan:
     since: int
     sweep: bool
+    started: int
+    """Clock time when this look-back began (earlier than now when it resumes one)."""
+    page: str | None = None
+    """The API's cursor of the first page to read (a poll resumed part-way), or None."""
 
 
 class Cursor:
@@ -87,11 +110,17 @@ class Cursor:
         return max(self.state.floor, self.state.watermark - self.policy.lookback_us)
 
     def plan(self, now: int) -> PollPlan:
-        """Where this poll starts: at the watermark, or the window before it when a sweep is due."""
-        last = self.state.last_sweep
+        """Where this poll starts: where an unfinished look-back stopped; the window before the
+        watermark when a look-back is due; else the watermark."""
+        state = self.state
+        if state.resume_since is not None:
+            sweep = state.sweep_started is not None
+            started = state.sweep_started if state.sweep_started is not None else now
+            return PollPlan(state.resume_since, sweep, started, page=state.resume_page)
+        last = state.last_sweep
         if last is None or now - last >= self.policy.sweep_interval_us:
-            return PollPlan(self.window_start, sweep=True)
-        return PollPlan(self.state.watermark, sweep=False)
+            return PollPlan(self.window_start, sweep=True, started=now)
+        return PollPlan(state.watermark, sweep=False, started=now)
 
     def new_items(self, keyed: list[tuple[str, int]]) -> list[int]:
         """Indexes of the (id, timestamp) pairs of one page to emit, in page order: not emitted
@@ -118,10 +147,19 @@ class Cursor:
         self.changes.removed_before = oldest
         self._oldest_seen = min(self.state.seen.values(), default=None)
 
-    def finish_poll(self, plan: PollPlan, now: int) -> None:
-        """After the last page of a complete poll: a look-back counts as done."""
+    def stop_early(self, plan: PollPlan, next_page: str) -> None:
+        """A poll stopped before its last page: the next one resumes at ``next_page``."""
+        self.state.resume_since = plan.since
+        self.state.resume_page = next_page
+        self.state.sweep_started = plan.started if plan.sweep else None
+        self.prune()
+
+    def finish_poll(self, plan: PollPlan) -> None:
+        """After the last page of a complete poll: a look-back counts as done, as of when it
+        began."""
         if plan.sweep:
-            self.state.last_sweep = now
+            self.state.last_sweep = plan.started
+        self.state.resume_since = self.state.resume_page = self.state.sweep_started = None
         self.prune()
 
     def take_changes(self) -> SeenChanges:

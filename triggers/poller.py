@@ -15,8 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from api_client import MxGuardClient
-from triggers.base import TriggerDefinition, from_micros
+from api_client import InvalidRequestError, MxGuardClient
+from triggers.base import FetchedPage, TriggerDefinition, from_micros
 from triggers.cursor import Cursor, CursorPolicy, CursorState
 from triggers.store import CursorStore
 
@@ -61,16 +61,15 @@ class Poller:
         cursor = Cursor(state, self.policy)
         plan = cursor.plan(now)
         report.swept = plan.sweep
-        page_cursor: str | None = None
+        page_cursor = plan.page
         while True:
-            page = self.trigger.fetch(
-                self.client,
-                self.filters,
-                from_micros(plan.since),
-                page_cursor,
-                self.page_size,
-                "asc",
-            )
+            try:
+                page = self._fetch(plan.since, page_cursor)
+            except InvalidRequestError:
+                if page_cursor is None or page_cursor != plan.page:
+                    raise
+                page_cursor = None  # the API no longer takes the stored page: start the poll over
+                page = self._fetch(plan.since, None)
             report.pages += 1
             keyed = [self._key(item) for item in page.items]
             fresh = cursor.new_items(keyed)
@@ -88,12 +87,19 @@ class Poller:
             reason = "max_pages" if max_pages is not None and report.pages >= max_pages else None
             reason = reason or self.should_stop()
             if reason:
+                cursor.stop_early(plan, page_cursor)
+                self.store.commit(self.key, state, cursor.take_changes())
                 report.stopped_because = reason
                 return report
-        cursor.finish_poll(plan, now)
+        cursor.finish_poll(plan)
         self.store.commit(self.key, state, cursor.take_changes())
         report.complete = True
         return report
+
+    def _fetch(self, since: int, page_cursor: str | None) -> FetchedPage:
+        return self.trigger.fetch(
+            self.client, self.filters, from_micros(since), page_cursor, self.page_size, "asc"
+        )
 
     def sample(self, limit: int = 3) -> Sequence[BaseModel]:
         """The newest items, newest first, without reading or moving the cursor."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol
 
 from triggers.cursor import CursorState, SeenChanges
@@ -16,20 +19,46 @@ class CursorStore(Protocol):
         """Atomically store the state; ``changes`` says which seen ids to add and drop."""
         ...
 
+    def forget(self, key: str) -> bool:
+        """Drop a cursor; the next poll starts afresh. False when there was none."""
+        ...
+
+    def hold(self, key: str) -> AbstractContextManager[None]:
+        """Poll ``key`` alone while the context lasts: two pollers on one cursor would both
+        emit everything. Raises when another poller holds it."""
+        ...
+
+
+class CursorHeldError(Exception):
+    """Another poller holds this cursor."""
+
 
 class MemoryCursorStore:
     """Cursor storage in a dict: for tests and one-off runs (``--state :memory:``)."""
 
     def __init__(self) -> None:
         self._states: dict[str, CursorState] = {}
+        self._held: set[str] = set()
+        self._lock = threading.Lock()
 
     def load(self, key: str) -> CursorState | None:
         state = self._states.get(key)
-        if state is None:
-            return None
-        return CursorState(state.floor, state.watermark, dict(state.seen), state.last_sweep)
+        return None if state is None else state.copy()
 
     def commit(self, key: str, state: CursorState, changes: SeenChanges) -> None:
-        self._states[key] = CursorState(
-            state.floor, state.watermark, dict(state.seen), state.last_sweep
-        )
+        self._states[key] = state.copy()
+
+    def forget(self, key: str) -> bool:
+        return self._states.pop(key, None) is not None
+
+    @contextmanager
+    def hold(self, key: str) -> Iterator[None]:
+        with self._lock:
+            if key in self._held:
+                raise CursorHeldError(f"another poller holds the cursor {key}")
+            self._held.add(key)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._held.discard(key)

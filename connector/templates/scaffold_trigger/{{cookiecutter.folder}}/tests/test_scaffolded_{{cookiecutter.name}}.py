@@ -25,7 +25,8 @@ def test_{{ cookiecutter.name }}_emits_what_is_new(
         emitted.extend(items)
 
     with MxGuardClient(account.token, sandbox.base_url, rate_limit_db=":memory:") as client:
-        poller = make_poller(trigger, client, trigger.filters(), MemoryCursorStore())
+        store = MemoryCursorStore()
+        poller = make_poller(trigger, client, trigger.filters(), store, key=trigger.key)
         poller.poll(sink)
         assert emitted == [], "the first poll starts from now"
         body = {"domain": "new.example", "real_mx_host": "mail.new.example"}
