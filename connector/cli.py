@@ -28,6 +28,7 @@ from connector.exits import (
 )
 from connector.options import collect, options_for
 from connector.polling import (
+    OutputClosedError,
     describe_report,
     follow,
     json_lines_sink,
@@ -276,7 +277,7 @@ def _since(text: str | None) -> int | None:
 
 
 # run -----------------------------------------------------------------------------------------
-@main.group(cls=NamedGroup)
+@main.group(cls=NamedGroup, short_help="Run an action or search.")
 def run() -> None:
     """Run an action or search; inputs as --input JSON (as platforms pass them) or one flag each."""
 
@@ -312,7 +313,7 @@ def _to_json(result: Any) -> str:
 
 
 # demo and sandbox ----------------------------------------------------------------------------
-@main.command()
+@main.command(short_help="Follow triggers on the embedded sandbox, release, block.")
 @click.option(
     "--rounds",
     type=click.IntRange(1, 100),
@@ -327,15 +328,22 @@ def _to_json(result: Any) -> str:
     show_default=True,
     help="Seconds between rounds.",
 )
-@click.option("--seed", type=int, default=7, show_default=True, help="Traffic generator seed.")
+@click.option(
+    "--seed",
+    type=int,
+    default=7,
+    show_default=True,
+    help="Seed of everything random (account history, traffic): the same seed, the same demo.",
+)
 def demo(rounds: int, pause: float, seed: int) -> None:
-    """The main job on the embedded sandbox: follow triggers, release a message, block a sender."""
+    """The main job on the embedded sandbox: follow triggers, release a false positive, block a
+    spammer."""
     from connector.demo import run_demo
 
     run_demo(rounds=rounds, pause=pause, seed=seed)
 
 
-@main.command()
+@main.command(short_help="Run a local, stateful MxGuard API.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8025, show_default=True, type=click.IntRange(0, 65535))
 @click.option(
@@ -431,7 +439,7 @@ def contract_diff(published: Path, path: Path) -> None:
 
 
 # manifests -----------------------------------------------------------------------------------
-@main.group(name="manifests")
+@main.group(name="manifests", short_help="Build and check the platform-neutral manifests.")
 def manifests_group() -> None:
     """Platform-neutral manifests of every trigger and action (manifests/)."""
 
@@ -523,7 +531,7 @@ def export(platform: str, out: Path, api_url: str | None, manifests: Path | None
 
 
 # scaffold ------------------------------------------------------------------------------------
-@main.command()
+@main.command(short_help="Create a new trigger or action.")
 @click.argument("kind", type=click.Choice(["trigger", "action"]))
 @click.argument("name")
 @click.option(
@@ -597,7 +605,7 @@ def invoke(args: list[str]) -> int:
     except Terminated:
         click.echo("mxguard: terminated", err=True)
         return Exit.TERMINATED
-    except BrokenPipeError:
+    except (BrokenPipeError, OutputClosedError):
         return Exit.BROKEN_PIPE
     except Exception as error:
         _show_traceback(settings)

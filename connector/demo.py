@@ -2,8 +2,13 @@
 
 A sandbox starts in-process with the demo account; traffic arrives in rounds (ties, and a few
 verdicts published late); the ``new_quarantined_message`` and ``new_verdict`` triggers follow it;
-the first quarantined message is released and its sender blocked through the actions; a summary
-shows what came out, that nothing came twice, and what it cost in API requests.
+the actions release a false positive (a legitimate sender's invoice held as spam) and block a
+spammer; a summary shows what came out, that nothing came twice, and what it cost in API requests.
+
+Everything runs on the sandbox clock: each round is a minute of mail, so verdicts published late
+come out a couple of rounds later however fast the machine is, and ``--pause`` only paces the
+output. ``--seed`` decides the account's history, the traffic and so every sender, message and
+count shown; only the random ids differ between two runs.
 """
 
 from __future__ import annotations
@@ -12,68 +17,118 @@ import random
 import time
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
 from pydantic import BaseModel
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from actions import ACTIONS
 from api_client import MxGuardClient, QuarantinedMessage, Verdict
-from connector.polling import make_poller
+from connector.polling import cursor_key, cursor_scope, make_poller
+from sandbox.clock import SandboxClock
+from sandbox.generator import DEMO_DOMAINS, DEMO_RULES, make_false_positive
 from sandbox.server import SandboxServer
 from sandbox.settings import SandboxSettings
-from triggers import NEW_QUARANTINED_MESSAGE, NEW_VERDICT, MemoryCursorStore
+from triggers import NEW_QUARANTINED_MESSAGE, NEW_VERDICT, MemoryCursorStore, Poller
+from triggers.base import TriggerDefinition
 from triggers.definitions import QuarantineFilters, VerdictFilters
+
+ROUND_S = 60.0
+"""Sandbox time from one round of mail to the next."""
+LATE_PER_ROUND = 3
+LATE_S = 90.0
+"""How late those verdicts become visible: after the next round's poll, within MxGuard's bound."""
+SWEEP_INTERVAL_S = ROUND_S / 2
+"""So every round's poll looks back for late items."""
+SHOWN = 3
+"""Held messages listed per round; the rest are counted."""
+
+
+def demo_console() -> Console:
+    """A terminal wraps long lines itself; a pipe or file gets each line whole (no wrapping at
+    80 columns in the middle of a phrase)."""
+    console = Console()
+    if not console.is_terminal:
+        console.soft_wrap = True
+    return console
 
 
 class DemoTally:
+    """What the triggers emitted."""
+
     def __init__(self) -> None:
-        self.verdict_ids: list[str] = []
-        self.by_verdict: Counter[str] = Counter()
+        self.verdicts_seen: list[Verdict] = []
         self.quarantined: list[QuarantinedMessage] = []
         self.late = 0
-        self.newest = ""
+        """Verdicts emitted although an earlier poll already covered their timestamp: they
+        became visible after it (published late), and the look-back still caught them."""
+        self._covered: datetime | None = None
+        self._poll_started: datetime | None = None
+
+    def begin_poll(self, now: datetime) -> None:
+        self._covered, self._poll_started = self._poll_started, now
 
     def verdicts(self, items: Sequence[BaseModel]) -> None:
         for item in items:
             assert isinstance(item, Verdict)
-            self.verdict_ids.append(item.id)
-            self.by_verdict[str(item.verdict)] += 1
-            stamp = item.scanned_at.isoformat()
-            if stamp < self.newest:
+            self.verdicts_seen.append(item)
+            if self._covered is not None and item.scanned_at < self._covered:
                 self.late += 1
-            self.newest = max(self.newest, stamp)
 
     def messages(self, items: Sequence[BaseModel]) -> None:
         self.quarantined += [item for item in items if isinstance(item, QuarantinedMessage)]
 
+    @property
+    def verdict_ids(self) -> list[str]:
+        return [v.id for v in self.verdicts_seen]
+
+
+@dataclass
+class Blocked:
+    domain: str
+    sender_domain: str
+    at: datetime
+
+
+@dataclass
+class Demo:
+    console: Console
+    rng: random.Random
+    server: SandboxServer
+    clock: SandboxClock
+    admin: requests.Session
+    client: MxGuardClient
+    tally: DemoTally
+    arrived: int = 0
+    late_published: int = 0
+    false_positive: dict[str, Any] | None = None
+    released: QuarantinedMessage | None = None
+    blocked: Blocked | None = None
+
 
 def run_demo(rounds: int = 8, pause: float = 1.0, seed: int = 7) -> None:
-    console = Console()
+    console = demo_console()
     rng = random.Random(seed)
     console.rule("[bold]MxGuard connector demo")
-    with SandboxServer(SandboxSettings(seed="demo")) as server:
+    with SandboxServer(SandboxSettings(seed="demo", seed_random=seed)) as server:
         console.print(f"Sandbox API on [cyan]{server.base_url}[/] with the demo account")
+        clock: SandboxClock = server.app.state.sandbox.clock
         admin = requests.Session()
         admin.headers["Authorization"] = f"Bearer {server.settings.admin_token}"
         with MxGuardClient(
-            server.settings.token, server.base_url, rate_limit_db=":memory:"
+            server.settings.token, server.base_url, rate_limit_db=":memory:", clock=clock.now
         ) as client:
-            _run(console, rng, server, admin, client, rounds, pause)
+            demo = Demo(console, rng, server, clock, admin, client, DemoTally())
+            _run(demo, rounds, pause)
 
 
-def _run(
-    console: Console,
-    rng: random.Random,
-    server: SandboxServer,
-    admin: requests.Session,
-    client: MxGuardClient,
-    rounds: int,
-    pause: float,
-) -> None:
+def _run(demo: Demo, rounds: int, pause: float) -> None:
+    console, client, tally = demo.console, demo.client, demo.tally
     account = client.me()
     stats = client.stats(since="2000-01-01T00:00:00Z")
     console.print(
@@ -82,117 +137,217 @@ def _run(
         f"quarantine rate {stats.quarantine_rate:.1%}"
     )
     store = MemoryCursorStore()
-    look_back = max(2 * pause, 1.0)
-    quarantine = make_poller(
-        NEW_QUARANTINED_MESSAGE, client, QuarantineFilters(), store, sweep_interval_s=look_back
-    )
-    verdicts = make_poller(NEW_VERDICT, client, VerdictFilters(), store, sweep_interval_s=look_back)
-    tally = DemoTally()
-    quarantine.poll(tally.messages)
-    verdicts.poll(tally.verdicts)
+    quarantine = _poller(demo, store, account.id, NEW_QUARANTINED_MESSAGE, QuarantineFilters())
+    verdicts = _poller(demo, store, account.id, NEW_VERDICT, VerdictFilters())
+    _poll(demo, quarantine, verdicts)
     console.print(
         "Triggers started from now: the old messages are not replayed "
         f"({len(tally.verdict_ids)} emitted on the first poll)."
     )
-    blocked: tuple[str, str] | None = None
-    arrived = 0
+    console.print(
+        f"Each round is a minute of mail on the sandbox clock; {LATE_PER_ROUND} verdicts a round "
+        f"become visible {LATE_S:.0f} s late."
+    )
+    start = demo.clock.now()
     with Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TimeElapsedColumn(),
         console=console,
+        disable=not console.is_terminal,
     ) as progress:
         task = progress.add_task("Following new mail", total=rounds)
         for number in range(1, rounds + 1):
-            made = _traffic(server, admin, rng)
-            arrived += made
-            time.sleep(pause)
+            if pause:
+                time.sleep(pause)
+            _advance_to(demo.clock, start + (number - 1) * ROUND_S)
+            made = _traffic(demo, first=number == 1)
             before = len(tally.quarantined)
-            quarantine.poll(tally.messages)
-            verdicts.poll(tally.verdicts)
-            fresh = tally.quarantined[before:]
+            _poll(demo, quarantine, verdicts)
+            fresh = _in_order(tally.quarantined[before:])
             progress.console.print(
                 f"round {number}: {made} messages arrived; triggers saw "
                 f"{len(fresh)} new quarantined, {len(tally.verdict_ids)} verdicts in all"
             )
-            for message in fresh[:3]:
+            for message in fresh[:SHOWN]:
                 progress.console.print(
                     f"   [yellow]held[/] {message.reason:<9} {message.sender:<36} "
                     f"→ {message.recipient}  “{message.subject}”"
                 )
-            if blocked is None and tally.quarantined:
-                blocked = _act(progress.console, client, tally.quarantined[0])
+            if len(fresh) > SHOWN:
+                progress.console.print(f"   … and {len(fresh) - SHOWN} more")
+            _act(demo)
             progress.advance(task)
-    console.print(f"Waiting {look_back:.1f} s for the last late verdicts, then one more poll…")
-    time.sleep(look_back + 0.2)
-    quarantine.poll(tally.messages)
-    verdicts.poll(tally.verdicts)
-    _summary(console, server, admin, client, tally, blocked)
     console.print(
-        f"[bold]{arrived} messages arrived, {len(set(tally.verdict_ids))} distinct verdicts "
-        "emitted[/]" + (" — every one of them." if arrived == len(tally.verdict_ids) else ".")
+        f"{2 * ROUND_S / 60:.0f} more minutes pass on the sandbox clock for the last late "
+        "verdicts, then one more poll…"
+    )
+    if pause:
+        time.sleep(pause)
+    _advance_to(demo.clock, start + (rounds + 1) * ROUND_S)
+    _poll(demo, quarantine, verdicts)
+    _summary(demo)
+    everything = demo.arrived == len(tally.verdict_ids)
+    console.print(
+        f"[bold]{demo.arrived} messages arrived, {len(set(tally.verdict_ids))} distinct verdicts "
+        "emitted[/]" + (" — every one of them." if everything else ".")
     )
 
 
-def _traffic(server: SandboxServer, admin: requests.Session, rng: random.Random) -> int:
-    """A round of mail: most at one timestamp (ties), a few published late."""
-    count = rng.randint(20, 60)
-    url = f"{server.base_url}/_sandbox/traffic"
-    admin.post(
-        url, json={"count": count, "seed": rng.randrange(10**6)}, timeout=10
-    ).raise_for_status()
-    late = {"count": 3, "seed": rng.randrange(10**6), "visible_after_seconds": 1.5}
-    admin.post(url, json=late, timeout=10).raise_for_status()
-    return count + 3
-
-
-def _act(console: Console, client: MxGuardClient, message: QuarantinedMessage) -> tuple[str, str]:
-    released = ACTIONS["release_message"].execute(client, {"message_id": message.id})
-    console.print(
-        f"   [green]released[/] {message.id} to {message.recipient} (outcome: {released.outcome})"
+def _poller(
+    demo: Demo,
+    store: MemoryCursorStore,
+    account_id: str,
+    trigger: TriggerDefinition[Any],
+    filters: BaseModel,
+) -> Poller:
+    key = cursor_key(trigger, cursor_scope(demo.client.base_url, account_id, filters))
+    return make_poller(
+        trigger, demo.client, filters, store, key=key, sweep_interval_s=SWEEP_INTERVAL_S
     )
-    sender_domain = message.sender.rpartition("@")[2]
+
+
+def _poll(demo: Demo, quarantine: Poller, verdicts: Poller) -> None:
+    demo.tally.begin_poll(datetime.fromtimestamp(demo.clock.now(), UTC))
+    quarantine.poll(demo.tally.messages)
+    verdicts.poll(demo.tally.verdicts)
+
+
+def _advance_to(clock: SandboxClock, when: float) -> None:
+    """Move the sandbox clock to ``when``, unless a long pause already took it past."""
+    ahead = when - clock.now()
+    if ahead > 0:
+        clock.advance(ahead)
+
+
+def _in_order(messages: Sequence[QuarantinedMessage]) -> list[QuarantinedMessage]:
+    """Oldest first; ties (one batch shares a timestamp) by what is shown, not by random ids."""
+    return sorted(
+        messages, key=lambda m: (m.quarantined_at, m.sender, m.recipient, m.subject, m.reason)
+    )
+
+
+def _traffic(demo: Demo, first: bool) -> int:
+    """A round of mail: most at one timestamp (ties), a few published late; in the first round,
+    also a legitimate sender's invoice that the filter holds as spam."""
+    url = f"{demo.server.base_url}/_sandbox/traffic"
+    made = 0
+    if first:
+        domains = [domain for domain, _ in DEMO_DOMAINS]
+        rules = [{"domain": d, "pattern": p, "action": a} for d, p, a, _ in DEMO_RULES]
+        invoice = make_false_positive(demo.rng, domains, demo.clock.now_us(), rules)
+        fields = ("domain", "sender", "recipient", "subject", "verdict", "score", "action")
+        body = {"verdicts": [{name: invoice[name] for name in ("message_id", *fields)}]}
+        _post(demo, f"{demo.server.base_url}/_sandbox/verdicts", body)
+        demo.false_positive = invoice
+        made += 1
+    count = demo.rng.randint(20, 60)
+    _post(demo, url, {"count": count, "seed": demo.rng.randrange(10**6)})
+    late = {
+        "count": LATE_PER_ROUND,
+        "seed": demo.rng.randrange(10**6),
+        "visible_after_seconds": LATE_S,
+    }
+    _post(demo, url, late)
+    demo.late_published += LATE_PER_ROUND
+    made += count + LATE_PER_ROUND
+    demo.arrived += made
+    return made
+
+
+def _post(demo: Demo, url: str, body: dict[str, Any]) -> None:
+    demo.admin.post(url, json=body, timeout=10).raise_for_status()
+
+
+def _act(demo: Demo) -> None:
+    """Release the false positive once the trigger shows it, and block the spammer held most
+    often for one domain (ties by name)."""
+    console, client, tally = demo.console, demo.client, demo.tally
+    invoice = demo.false_positive
+    if demo.released is None and invoice is not None:
+        for message in tally.quarantined:
+            if (message.sender, message.recipient, message.subject) == (
+                invoice["sender"],
+                invoice["recipient"],
+                invoice["subject"],
+            ):
+                result = ACTIONS["release_message"].execute(client, {"message_id": message.id})
+                console.print(
+                    f"   [green]released[/] “{message.subject}” from {message.sender} to "
+                    f"{message.recipient}, held as {message.reason}: a false positive "
+                    f"({message.id}, outcome {result.outcome})"
+                )
+                demo.released = message
+                break
+    if demo.blocked is not None:
+        return
+    legitimate = {invoice["sender"].rpartition("@")[2]} if invoice else set()
+    spammers = Counter(
+        (message.domain, message.sender.rpartition("@")[2])
+        for message in tally.quarantined
+        if message.reason == "spam" and message.sender.rpartition("@")[2] not in legitimate
+    )
+    if not spammers:
+        return
+    (domain, sender_domain), held = min(spammers.items(), key=lambda kv: (-kv[1], kv[0]))
     rule = ACTIONS["add_sender_rule"].execute(
         client,
         {
-            "domain": message.domain,
+            "domain": domain,
             "pattern": f"*@{sender_domain}",
             "action": "block",
-            "note": "blocked by mxguard demo",
+            "note": "spam, blocked by mxguard demo",
         },
     )
+    plural = "message" if held == 1 else "messages"
     console.print(
-        f"   [red]blocked[/] {rule.pattern} for {message.domain} (rule {rule.id}, {rule.outcome})"
+        f"   [red]blocked[/] {rule.pattern} for {domain} after {held} spam {plural} held from "
+        f"it (rule {rule.id}, {rule.outcome})"
     )
-    return message.domain, sender_domain
+    demo.blocked = Blocked(domain, sender_domain, datetime.fromtimestamp(demo.clock.now(), UTC))
 
 
-def _summary(
-    console: Console,
-    server: SandboxServer,
-    admin: requests.Session,
-    client: MxGuardClient,
-    tally: DemoTally,
-    blocked: tuple[str, str] | None,
-) -> None:
+def _summary(demo: Demo) -> None:
+    console, tally = demo.console, demo.tally
     table = Table(title="What the triggers emitted")
     table.add_column("verdict")
     table.add_column("count", justify="right")
-    for verdict, count in sorted(tally.by_verdict.items(), key=lambda kv: -kv[1]):
-        table.add_row(verdict, str(count))
+    table.add_column("share", justify="right")
+    by_verdict = Counter(str(v.verdict) for v in tally.verdicts_seen)
+    total = max(1, len(tally.verdicts_seen))
+    for verdict, count in sorted(by_verdict.items(), key=lambda kv: (-kv[1], kv[0])):
+        table.add_row(verdict, str(count), f"{count / total:.1%}")
     console.print(table)
-    duplicates = len(tally.verdict_ids) - len(set(tally.verdict_ids))
-    spent: dict[str, Any] = admin.get(f"{server.base_url}/_sandbox/requests", timeout=10).json()
-    requests_made = spent["total"]
+    ids = tally.verdict_ids
+    duplicates = len(ids) - len(set(ids))
+    spent: dict[str, Any] = demo.admin.get(
+        f"{demo.server.base_url}/_sandbox/requests", timeout=10
+    ).json()
     console.print(
-        f"{len(tally.verdict_ids)} verdicts and {len(tally.quarantined)} quarantined messages "
-        f"emitted, {duplicates} duplicates, {tally.late} published late and still caught."
+        f"{len(ids)} verdicts and {len(tally.quarantined)} quarantined messages emitted, "
+        f"{duplicates} duplicates, {tally.late} of {demo.late_published} published late and "
+        "still caught."
     )
-    if blocked:
-        console.print(f"Mail from *@{blocked[1]} to {blocked[0]} is now rejected as 'blocked'.")
-    budget = client.rate_budget
+    if demo.released:
+        message = demo.released
+        console.print(
+            f"{message.sender}'s “{message.subject}” was delivered to {message.recipient}."
+        )
+    if demo.blocked:
+        blocked = demo.blocked
+        since = sum(
+            v.domain == blocked.domain
+            and v.sender.endswith("@" + blocked.sender_domain)
+            and str(v.verdict) == "blocked"
+            and v.scanned_at >= blocked.at
+            for v in tally.verdicts_seen
+        )
+        console.print(
+            f"Mail from *@{blocked.sender_domain} to {blocked.domain} is now rejected as "
+            f"'blocked' ({since} rejected since)."
+        )
+    budget = demo.client.rate_budget
     console.print(
-        f"API requests spent: {requests_made} (budget left: {budget.minute_remaining}/min, "
+        f"API requests spent: {spent['total']} (budget left: {budget.minute_remaining}/min, "
         f"{budget.hour_remaining}/h of {budget.per_minute}/{budget.per_hour})."
     )

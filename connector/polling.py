@@ -150,14 +150,22 @@ def _how_it_differs(other: dict[str, Any], mine: dict[str, Any]) -> str:
     return "  one with other " + ", ".join(parts)
 
 
+class OutputClosedError(Exception):
+    """The reader of the JSON lines went away (``| head``): the page was not delivered, so its
+    cursor is not committed."""
+
+
 def json_lines_sink(stream: IO[str] | None = None) -> Callable[[Sequence[BaseModel]], None]:
     """Write one JSON object per item and flush, so a commit follows only delivered lines
     (default: standard output as it is when the sink writes)."""
 
     def sink(items: Sequence[BaseModel]) -> None:
         out = stream or sys.stdout
-        out.write("".join(item.model_dump_json() + "\n" for item in items))
-        out.flush()
+        try:
+            out.write("".join(item.model_dump_json() + "\n" for item in items))
+            out.flush()
+        except BrokenPipeError:
+            raise OutputClosedError("the output was closed by its reader") from None
 
     return sink
 

@@ -1,7 +1,8 @@
 """Realistic mail traffic: who writes to whom, about what, and what the filter decided.
 
 Mostly clean mail, some spam, a little phishing and malware, and senders matching the domain's
-block rules rejected outright; deterministic for a given ``random.Random``.
+block rules rejected outright; on request, a false positive (a legitimate sender's invoice held as
+spam). Deterministic for a given ``random.Random``.
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ CLEAN_SENDERS = (
     "no-reply@zoom.us",
     "billing@stripe.com",
 )
+FALSE_POSITIVE_SENDERS = ("invoices@xero.com", "billing@stripe.com")
+"""Legitimate senders whose invoices a filter sometimes mistakes for spam."""
+FALSE_POSITIVE_SCORES = (60.0, 75.0)
+"""Just over the spam threshold: held in quarantine, not rejected."""
 SPAM_SENDERS = (
     "deals@cheap-meds.example",
     "winner@lotto-prize.example",
@@ -168,6 +173,42 @@ def make_verdict(
         "verdict": verdict,
         "score": score,
         "action": pick_action(verdict, score, rng),
+        "scanned_at": scanned_at,
+        "visible_at": scanned_at + visible_after_us,
+    }
+
+
+def make_false_positive(
+    rng: random.Random,
+    domains: Sequence[str],
+    scanned_at: int,
+    rules: Sequence[dict[str, Any]] = (),
+    visible_after_us: int = 0,
+) -> dict[str, Any]:
+    """A legitimate sender's invoice that the filter held as spam: the message people release.
+
+    It goes to one of ``domains`` where no sender rule names the sender (an allow rule would have
+    delivered it, a block rule rejected it).
+    """
+    sender = rng.choice(FALSE_POSITIVE_SENDERS)
+    open_domains = [
+        domain
+        for domain in domains
+        if not any(r["domain"] == domain and rule_matches(r["pattern"], sender) for r in rules)
+    ]
+    if not open_domains:
+        raise ValueError(f"every domain has a sender rule for {sender}")
+    domain = rng.choice(open_domains)
+    return {
+        "id": new_id("vrd"),
+        "message_id": f"<{rng.getrandbits(64):016x}@{sender.split('@')[1]}>",
+        "domain": domain,
+        "sender": sender,
+        "recipient": f"{rng.choice(('accounts', 'alice', 'frank', 'judy'))}@{domain}",
+        "subject": f"Invoice INV-{rng.randint(1000, 9999)}",
+        "verdict": "spam",
+        "score": round(rng.uniform(*FALSE_POSITIVE_SCORES), 1),
+        "action": "quarantined",
         "scanned_at": scanned_at,
         "visible_at": scanned_at + visible_after_us,
     }

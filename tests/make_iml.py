@@ -1,24 +1,34 @@
 """A small evaluator of the Make IML that ``connector/export/make.py`` writes, over real HTTP.
 
 Make's runtime is not available offline, so this runs an exported app's files the way Make's
-documentation describes them, for the subset the exporter uses, and nothing more:
+documentation describes them, for the subset the exporter uses, and nothing more (the pages
+quoted are listed in ``docs/export-make.md``):
 
 - expressions ``{{...}}``: paths (``parameters.x``, ``connection.apiKey``, ``body.a.b``, ``item``,
-  ``temp.x``, ``statusCode``, ``now``), string/number/boolean literals, ``!``, unary ``-``,
-  ``==``/``!=``, ``&&``/``||``, parentheses, and the functions ``lower``, ``ifempty``,
+  ``temp.x``, ``statusCode``, ``now``; a missing one is ``undefined``, not ``null``),
+  string/number/boolean/null literals, ``!``, unary ``-``, ``==``/``!=`` (strict, as Make
+  documents "all equality operations are strict": no conversion between types, arrays and objects
+  equal only to themselves), ``&&``/``||``, parentheses, and the functions ``lower``, ``ifempty``
+  (the second argument only when the first is undefined, null or an empty string, as documented),
   ``contains``, ``map`` (with its optional filter key and value), ``first`` and ``addDays``. A
   string that is one expression keeps the expression's type; otherwise parts are joined as text.
+- dates: Make keeps a date as a timestamp with milliseconds, so ``now``, ``addDays`` and a
+  trigger's ``date`` are cut to the millisecond (an API time of ``…12.123456Z`` is ``…12.123Z``).
 - requests: ``base`` (``baseUrl`` for URLs starting with ``/``, headers, error handling) under a
   module's or RPC's request; connections use their own request only. Values that are undefined
   are not sent (as JSON and query-string serialisation drop them); arrays in ``qs`` repeat the key.
 - responses: an HTTP status of 400 or more is an error (module ``error`` over base ``error``,
   per-status entry over the general one); then ``temp``, ``valid``, ``iterate`` (with its
-  ``condition``), ``output``, ``limit``; ``pagination`` (``qs`` merged into the request,
-  ``condition``) at most 50 requests and 3,200 items, as Make caps a run.
+  ``condition``), ``output``, ``limit`` (the most bundles, and no next page once reached);
+  ``pagination`` (``qs`` merged into the request, ``condition``) at most 50 requests and 3,200
+  records, as Make caps a module's pagination.
 - several requests run in order and the last one's output is the module's; a request whose
   ``condition`` is false is skipped and gives its ``default``.
-- polling triggers (``response.trigger``, type date): items at or before the last item kept
-  (date, then id) are dropped, and with ``order: desc`` paging stops at the first of them.
+- polling triggers (``response.trigger``, type date), as Make documents them: items at or before
+  the last item processed (date, then id) are already processed and dropped; with ``order: desc``
+  paging stops at the first of them (and, as for any module, once ``limit`` new items are held).
+  The new items are sorted by date and id and given in ascending order, at most ``limit`` of them;
+  the last one given becomes the last item processed, and the next run continues after it.
 
 Anything outside this subset raises ``UnsupportedError``, so a new construct in the export cannot be
 "evaluated" by accident.
@@ -46,6 +56,19 @@ TOKEN = re.compile(
 EXPR = re.compile(r"\{\{(.*?)\}\}")
 
 
+class Undefined:
+    """JavaScript's ``undefined`` (a missing path), distinct from ``null`` (``None``)."""
+
+    def __repr__(self) -> str:
+        return "undefined"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+UNDEFINED = Undefined()
+
+
 class UnsupportedError(Exception):
     """The export uses IML this evaluator does not implement."""
 
@@ -67,15 +90,32 @@ def truthy(value: Any) -> bool:
     return bool(value)
 
 
+def strict_equal(left: Any, right: Any) -> bool:
+    """JavaScript's ``===``: no conversion between types; arrays, objects and dates are equal
+    only to themselves; ``undefined`` and ``null`` differ."""
+    if isinstance(left, bool) or isinstance(right, bool):
+        return type(left) is type(right) and left == right
+    if isinstance(left, int | float) and isinstance(right, int | float):
+        return left == right
+    if isinstance(left, str) and isinstance(right, str):
+        return left == right
+    return left is right
+
+
+def is_empty(value: Any) -> bool:
+    """What ``ifempty`` treats as empty: undefined, null or an empty string, nothing else."""
+    return value is UNDEFINED or value is None or (isinstance(value, str) and value == "")
+
+
 def _ifempty(value: Any, fallback: Any) -> Any:
-    return fallback if value in (None, "") or value == [] else value
+    return fallback if is_empty(value) else value
 
 
 def _contains(container: Any, value: Any) -> bool:
     if isinstance(container, list):
-        return value in container
-    if isinstance(container, str) and value is not None:
-        return str(value) in container
+        return any(strict_equal(item, value) for item in container)
+    if isinstance(container, str) and isinstance(value, str | int | float):
+        return text_of(value) in container
     return False
 
 
@@ -84,16 +124,26 @@ def _map(
 ) -> list[Any]:
     return [
         item[key]
-        for item in items or []
+        for item in (items if isinstance(items, list) else [])
         if isinstance(item, dict)
         and key in item
-        and (filter_key is None or item.get(filter_key) == filter_value)
+        and (filter_key is None or strict_equal(item.get(filter_key, UNDEFINED), filter_value))
     ]
 
 
+def to_ms(moment: datetime) -> datetime:
+    """A date as Make keeps it: a timestamp with milliseconds."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def parse_date(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return to_ms(value)
+    return to_ms(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
+
+
 def _add_days(date: Any, days: Any) -> datetime:
-    start = date if isinstance(date, datetime) else datetime.fromisoformat(str(date))
-    return start + timedelta(days=float(days))
+    return to_ms(parse_date(date) + timedelta(days=float(days)))
 
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {
@@ -101,7 +151,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "ifempty": _ifempty,
     "contains": _contains,
     "map": _map,
-    "first": lambda v: v[0] if isinstance(v, list) and v else None,
+    "first": lambda v: v[0] if isinstance(v, list) and v else UNDEFINED,
     "addDays": _add_days,
 }
 
@@ -162,7 +212,8 @@ class Parser:
         while self.peek() in ("==", "!="):
             operator = self.take()[1]
             right = self.unary()
-            left = (left == right) if operator == "==" else (left != right)
+            same = strict_equal(left, right)
+            left = same if operator == "==" else not same
         return left
 
     def unary(self) -> Any:
@@ -179,7 +230,7 @@ class Parser:
         while self.peek() == ".":
             self.take()
             name = self.take()[1]
-            value = value.get(name) if isinstance(value, dict) else None
+            value = value.get(name, UNDEFINED) if isinstance(value, dict) else UNDEFINED
         return value
 
     def primary(self) -> Any:
@@ -207,11 +258,11 @@ class Parser:
                     self.take()
             self.take(")")
             return FUNCTIONS[text](*arguments)
-        return self.scope.get(text)
+        return self.scope.get(text, UNDEFINED)
 
 
 def text_of(value: Any) -> str:
-    if value is None:
+    if value is None or value is UNDEFINED:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -220,7 +271,7 @@ def text_of(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, list | dict):
-        return json.dumps(value)
+        return json.dumps(without_undefined(value), default=text_of)
     return str(value)
 
 
@@ -239,12 +290,22 @@ def evaluate(template: Any, scope: dict[str, Any]) -> Any:
 
 
 def defined(document: Any) -> Any:
-    """Drop undefined values, as JSON serialisation of the request does."""
+    """Drop undefined (and null) values from a request, as the export assumes empty optional
+    parameters are not sent (JSON and query-string serialisation drop undefined values)."""
     if isinstance(document, dict):
-        return {k: defined(v) for k, v in document.items() if v is not None}
+        return {k: defined(v) for k, v in document.items() if v is not None and v is not UNDEFINED}
     if isinstance(document, list):
         return [defined(v) for v in document]
     return document
+
+
+def without_undefined(document: Any) -> Any:
+    """A bundle as JSON holds it: undefined properties are absent, null ones stay."""
+    if isinstance(document, dict):
+        return {k: without_undefined(v) for k, v in document.items() if v is not UNDEFINED}
+    if isinstance(document, list):
+        return [None if v is UNDEFINED else without_undefined(v) for v in document]
+    return None if document is UNDEFINED else document
 
 
 def strip_comments(text: str) -> str:
@@ -274,18 +335,30 @@ KNOWN_RESPONSE = {"temp", "valid", "iterate", "output", "limit", "trigger", "err
 # the app ------------------------------------------------------------------------------------------
 @dataclass
 class TriggerState:
-    """What Make keeps between runs of a polling trigger: the last item's date and id."""
+    """What Make keeps between runs of a polling trigger: the last processed item's date (to the
+    millisecond) and id. Empty, it stands for "All" in "Choose where to start"."""
 
     date: datetime | None = None
     id: str | None = None
 
+    def processed(self, key: tuple[datetime, str]) -> bool:
+        return self.date is not None and key <= (self.date, self.id or "")
+
+
+def wall_clock() -> datetime:
+    return datetime.now(UTC)
+
 
 @dataclass
 class MakeApp:
-    """An exported app, run against a live API with one connection."""
+    """An exported app, run against a live API with one connection.
+
+    ``clock`` gives IML's ``now``: tests pass the sandbox's clock, so that dates computed from
+    ``now`` agree with the sandbox's."""
 
     root: Path
     api_key: str
+    clock: Callable[[], datetime] = wall_clock
     session: requests.Session = field(default_factory=requests.Session)
     sent: list[tuple[str, str]] = field(default_factory=list)
 
@@ -302,7 +375,7 @@ class MakeApp:
         """Run the connection's check; answer what Make shows as the connection's name."""
         (name,) = self.index["components"]["connection"]
         spec = self.code("connection", name, "communication")
-        scope = {"parameters": {"apiKey": self.api_key}, "temp": {}, "now": datetime.now(UTC)}
+        scope = {"parameters": {"apiKey": self.api_key}, "temp": {}, "now": to_ms(self.clock())}
         bundles = self.run(spec, scope, base=None)
         return evaluate(spec["response"]["metadata"]["value"], bundles.last_scope)
 
@@ -314,7 +387,8 @@ class MakeApp:
         return self.run(self.code("module", name, "communication"), self.scope(parameters)).bundles
 
     def poll(self, name: str, parameters: dict[str, Any], state: TriggerState) -> list[Any]:
-        """One run of a polling trigger: the new items, in the API's order; ``state`` moves on."""
+        """One run of a polling trigger: the new items, oldest first; ``state`` moves on to the
+        last one given."""
         spec = self.code("module", name, "communication")
         result = self.run(spec, self.scope(parameters), trigger_state=state)
         return result.bundles
@@ -332,7 +406,7 @@ class MakeApp:
             "parameters": dict(parameters or {}),
             "connection": {"apiKey": self.api_key},
             "temp": {},
-            "now": datetime.now(UTC),
+            "now": to_ms(self.clock()),
             "common": {},
         }
 
@@ -365,67 +439,76 @@ class MakeApp:
         else:
             go, default = evaluate(condition, scope), None
         if not truthy(go):
-            return Result([evaluate(default, scope)], scope)
+            return Result([without_undefined(evaluate(default, scope))], scope)
         response = spec.get("response", {})
         trigger = response.get("trigger")
-        newest: tuple[datetime, str] | None = None
-        bundles: list[Any] = []
+        if trigger is not None and (trigger.get("type") != "date" or "date" not in trigger):
+            raise UnsupportedError(f"trigger {trigger}")
+        state = trigger_state or TriggerState()
+        found: list[tuple[tuple[datetime, str], Any]] = []
+        limit: int | None = None
         extra_qs: dict[str, Any] = {}
+        here = scope
         for _ in range(MAX_REQUESTS):
             status, body = self.send(spec, scope, base, extra_qs)
             here = {**scope, "statusCode": status, "body": body}
             if status >= 400:
                 raise self.error(response, base, here, status)
-            scope["temp"] = {**scope["temp"], **evaluate(response.get("temp", {}), here)}
+            temp = without_undefined(evaluate(response.get("temp", {}), here))
+            scope["temp"] = {**scope["temp"], **temp}
             here["temp"] = scope["temp"]
             self.check_valid(response, here, status)
-            old_reached = False
+            processed_reached = False
             for item, bundle in self.items(response, here):
+                key = (datetime.min.replace(tzinfo=UTC), "")
                 if trigger is not None:
                     key = (
                         parse_date(evaluate(trigger["date"], item)),
-                        str(evaluate(trigger["id"], item)),
+                        text_of(evaluate(trigger["id"], item)),
                     )
-                    state = trigger_state or TriggerState()
-                    if state.date is not None and key <= (state.date, state.id or ""):
-                        old_reached = True
+                    if state.processed(key):
+                        processed_reached = True
                         continue
-                    newest = max(newest, key) if newest else key
-                bundles.append(bundle)
-            limit = evaluate(response.get("limit"), here)
-            if limit is not None and len(bundles) >= int(limit):
-                bundles = bundles[: int(limit)]
+                found.append((key, bundle))
+            found = found[:MAX_ITEMS]
+            wanted = evaluate(response.get("limit"), here)
+            limit = None if wanted is None or wanted is UNDEFINED else int(wanted)
+            if limit is not None and len(found) >= limit:
                 break
             paging = spec.get("pagination")
-            if paging is None or len(bundles) >= MAX_ITEMS:
+            if paging is None or len(found) >= MAX_ITEMS:
                 break
-            if old_reached and trigger is not None and trigger.get("order") == "desc":
+            if processed_reached and trigger is not None and trigger.get("order") == "desc":
                 break
             if set(paging) - {"qs", "condition"}:
                 raise UnsupportedError(f"pagination directives {sorted(paging)}")
             if not truthy(evaluate(paging.get("condition", True), here)):
                 break
             extra_qs = evaluate(paging.get("qs", {}), here)
-        if trigger is not None and trigger_state is not None and newest is not None:
-            trigger_state.date, trigger_state.id = newest
-        return Result(bundles[:MAX_ITEMS], here)
+        if trigger is not None:
+            found.sort(key=lambda pair: pair[0])  # ascending: date, then id
+        kept = found if limit is None else found[:limit]
+        if trigger is not None and trigger_state is not None and kept:
+            trigger_state.date, trigger_state.id = kept[-1][0]
+        return Result([bundle for _, bundle in kept], here)
 
     def items(self, response: dict[str, Any], here: dict[str, Any]) -> list[tuple[Any, Any]]:
         """(item scope, bundle) for each output bundle of one response."""
         iterate = response.get("iterate")
         output = response.get("output", "{{body}}" if iterate is None else "{{item}}")
         if iterate is None:
-            return [(here, evaluate(output, here))]
+            return [(here, without_undefined(evaluate(output, here)))]
         container, condition = (
             (iterate, True)
             if isinstance(iterate, str)
             else (iterate["container"], iterate.get("condition", True))
         )
         found = []
-        for item in evaluate(container, here) or []:
+        items = evaluate(container, here)
+        for item in items if isinstance(items, list) else []:
             scope = {**here, "item": item}
             if truthy(evaluate(condition, scope)):
-                found.append((scope, evaluate(output, scope)))
+                found.append((scope, without_undefined(evaluate(output, scope))))
         return found
 
     def send(
@@ -465,10 +548,10 @@ class MakeApp:
         if directive is None:
             return MakeError(f"HTTP {status}", status=status)
         if isinstance(directive, str):
-            return MakeError(str(evaluate(directive, here)), status=status)
+            return MakeError(text_of(evaluate(directive, here)), status=status)
         chosen = directive.get(str(status), directive)
         kind = chosen.get("type", directive.get("type", "RuntimeError"))
-        return MakeError(str(evaluate(chosen["message"], here)), str(kind), status)
+        return MakeError(text_of(evaluate(chosen["message"], here)), str(kind), status)
 
     @staticmethod
     def check_valid(response: dict[str, Any], here: dict[str, Any], status: int) -> None:
@@ -478,16 +561,10 @@ class MakeApp:
             message = valid.get("message") if isinstance(valid, dict) else None
             text = evaluate(message, here) if message else "Response marked as invalid."
             kind = valid.get("type", "RuntimeError") if isinstance(valid, dict) else "RuntimeError"
-            raise MakeError(str(text), kind, status)
+            raise MakeError(text_of(text), kind, status)
 
 
 @dataclass
 class Result:
     bundles: list[Any]
     last_scope: dict[str, Any]
-
-
-def parse_date(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))

@@ -209,12 +209,3 @@ def test_a_killed_poll_loses_nothing_and_repeats_at_most_the_page_in_flight(
     repeated = len(everything) - 3000
     assert 0 <= repeated <= 100, f"{repeated} repeated: at most the page in flight"
     assert len(delivered) >= 1250
-
-
-def test_demo_runs_end_to_end() -> None:
-    result = mxguard("demo", "--rounds", "2", "--pause", "0.3", timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert "0 duplicates" in result.stdout
-    assert "every one of them" in result.stdout
-    assert "released" in result.stdout
-    assert "blocked" in result.stdout

@@ -1,8 +1,10 @@
 """The Make export: every file valid against Make's own schemas, and the app run on a sandbox.
 
 Make's runtime is not available here, so ``tests/make_iml.py`` runs the exported IML over real
-HTTP, and the results are compared with the manifest runner (the reference semantics) where
-Make can express them.
+HTTP the way Make's documentation describes it, and the results are compared with the manifest
+runner (the reference semantics) where Make can express them. Where Make's documented semantics
+lose items (bursts beyond what one run reads, late items tying with the last one processed),
+the tests assert that documented behaviour; ``docs/export-make.md`` explains it.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,10 +25,19 @@ from jsonschema_specifications import REGISTRY as META_SCHEMAS  # type: ignore[i
 from referencing import Resource
 from referencing.jsonschema import DRAFT7
 
-from connector.cli import main
+from connector.cli import Settings, main
 from connector.manifest import files
 from sandbox.server import SandboxServer
-from tests.make_iml import MakeApp, MakeError, TriggerState, load
+from sandbox.timefmt import MICROS, format_us, parse_to_us
+from tests.make_iml import (
+    UNDEFINED,
+    MakeApp,
+    MakeError,
+    TriggerState,
+    evaluate,
+    load,
+    parse_date,
+)
 from tests.manifest_runner import ManifestRunner, RunnerError
 from tests.support import Account, SandboxAdmin
 
@@ -65,6 +78,7 @@ def export(out: Path, base_url: str) -> Any:
             "--manifests",
             str(MANIFESTS),
         ],
+        obj=Settings(),
     )
 
 
@@ -76,8 +90,13 @@ def exported(tmp_path_factory: pytest.TempPathFactory, sandbox: SandboxServer) -
     return out
 
 
-def app(exported: Path, account: Account) -> MakeApp:
-    return MakeApp(exported, account.token)
+def sandbox_clock(admin: SandboxAdmin) -> Callable[[], datetime]:
+    """IML's ``now`` read from the sandbox's clock (never this machine's)."""
+    return lambda: parse_date(admin.now())
+
+
+def app(exported: Path, account: Account, admin: SandboxAdmin) -> MakeApp:
+    return MakeApp(exported, account.token, clock=sandbox_clock(admin))
 
 
 def runner(sandbox: SandboxServer, account: Account) -> ManifestRunner:
@@ -224,50 +243,209 @@ def test_refuses_to_overwrite_a_folder_that_is_not_an_export(tmp_path: Path) -> 
 
 
 # running it -------------------------------------------------------------------------------------
-def test_connection_check(exported: Path, account: Account) -> None:
-    assert app(exported, account).test_connection() == "Test customer"
+def test_connection_check(exported: Path, account: Account, admin: SandboxAdmin) -> None:
+    assert app(exported, account, admin).test_connection() == "Test customer"
     with pytest.raises(MakeError) as failed:
-        MakeApp(exported, "mxg_test_" + "x" * 43).test_connection()
+        MakeApp(exported, "mxg_test_" + "x" * 43, clock=sandbox_clock(admin)).test_connection()
     assert failed.value.status == 401
     assert failed.value.kind == "InvalidAccessTokenError"
 
 
 def test_list_domains_rpc(exported: Path, admin: SandboxAdmin) -> None:
     account = admin.new_account(domains=("zeta.example", "alpha.example"))
-    options = app(exported, account).rpc("listDomains")
+    options = app(exported, account, admin).rpc("listDomains")
     assert options == [
         {"label": "zeta.example", "value": "zeta.example"},
         {"label": "alpha.example", "value": "alpha.example"},
     ]  # in creation order
 
 
-def desc(items: list[dict[str, Any]], field: str) -> bool:
-    keys = [(datetime.fromisoformat(i[field].replace("Z", "+00:00")), i["id"]) for i in items]
-    return keys == sorted(keys, reverse=True)
+def test_the_domain_list_rpc_makes_at_most_three_calls(
+    tmp_path: Path, roomy_sandbox: SandboxServer
+) -> None:
+    """Make advises an RPC to make at most 3 calls (it must answer within 40 s): with 500 domains
+    a page, the dropdown lists the first 1,500 domains and stops there."""
+    assert export(tmp_path / "app", roomy_sandbox.base_url).exit_code == 0
+    admin = SandboxAdmin(roomy_sandbox)
+    account = admin.new_account()
+    names = [f"d{i:04d}.example" for i in range(1501)]
+    # 1,501 domains through the API would take seconds: they go straight into the sandbox's
+    # store (one microsecond apart, in order), and the RPC reads them over HTTP.
+    store, start = roomy_sandbox.app.state.sandbox.store, parse_to_us(admin.now())
+    for offset, name in enumerate(names):
+        store.add_domain(account.customer_id, name, "mail.example.net", start + offset)
+    make = app(tmp_path / "app", account, admin)
+    options = make.rpc("listDomains")
+    assert len(make.sent) == 3
+    assert [o["value"] for o in options] == names[:1500]
 
 
-def test_new_verdict_is_newest_first_paged_to_the_limit_and_remembers(
+def test_rpc_dropdowns_of_update_and_delete_modules_open_in_map_mode(exported: Path) -> None:
+    """Make requires ``mode: edit`` on an RPC select of a Get, Update or Delete module; a create
+    module, a search for a high-level object (a domain) and the trigger filters keep the list."""
+
+    def domain_param(module: str, code: str) -> dict[str, Any]:
+        params = load(exported / f"modules/{module}/{module}.{code}.iml.json")
+        found: dict[str, Any] = next(p for p in params if p["name"] == "domain")
+        assert found["options"] == "rpc://listDomains"
+        return found
+
+    for module in ("update-domain", "remove-domain", "remove-sender-rule"):
+        assert domain_param(module, "mappable-params")["mode"] == "edit", module
+    for module in ("add-sender-rule", "find-domain", "find-quarantined-message"):
+        assert "mode" not in domain_param(module, "mappable-params"), module
+    for module in ("new-verdict", "new-quarantined-message"):
+        assert "mode" not in domain_param(module, "static-params"), module
+
+
+def make_key(item: dict[str, Any], field: str) -> tuple[datetime, str]:
+    """How Make orders a date trigger's items: the date to the millisecond, then the id."""
+    return parse_date(item[field]), str(item["id"])
+
+
+def ascending(items: list[dict[str, Any]], field: str) -> bool:
+    keys = [make_key(i, field) for i in items]
+    return keys == sorted(keys)
+
+
+def in_make_order(items: list[dict[str, Any]], field: str) -> list[str]:
+    return [i["id"] for i in sorted(items, key=lambda i: make_key(i, field))]
+
+
+def stamped(admin: SandboxAdmin, account: Account, count: int, start: int) -> list[str]:
+    """``count`` verdicts one millisecond apart from ``start`` (µs on the sandbox's clock), oldest
+    first: their order is the same to the microsecond (the API) and to the millisecond (Make)."""
+    made = admin.add_verdicts(
+        account,
+        [
+            {
+                "domain": "example.com",
+                "subject": f"burst {i}",
+                "scanned_at": format_us(start + i * 1000),
+            }
+            for i in range(count)
+        ],
+    )
+    return [v["id"] for v in made["verdicts"]]
+
+
+def ago(admin: SandboxAdmin, seconds: float) -> int:
+    """The sandbox's now minus ``seconds``, in µs, on a whole millisecond."""
+    return (parse_to_us(admin.now()) - int(seconds * MICROS)) // 1000 * 1000
+
+
+def test_triggers_read_the_largest_page_and_their_limit_keeps_up(
+    exported: Path, admin: SandboxAdmin
+) -> None:
+    """Pages of 500 (the API's maximum: Make advises the largest page) and a default Limit of
+    3,000, the whole pages within Make's 3,200 records a run: a burst of 1,100 new verdicts comes
+    out in one run, oldest first, in 3 requests."""
+    for module in ("new-verdict", "new-quarantined-message", "new-domain"):
+        communication = load(exported / f"modules/{module}/{module}.communication.iml.json")
+        assert communication["qs"]["limit"] == 500
+        limit = load(exported / f"modules/{module}/{module}.static-params.iml.json")[-1]
+        assert limit["name"] == "limit"
+        assert limit["required"]
+        assert limit["default"] == 3000
+        assert limit["validate"] == {"min": 1, "max": 3000}
+    default = limit["default"]
+    account = admin.new_account(domains=("example.com",))
+    make = app(exported, account, admin)
+    state = TriggerState()
+    assert make.poll("newVerdict", {"limit": default}, state) == []
+    burst = stamped(admin, account, 1100, ago(admin, 60))
+    make.sent.clear()
+    assert [v["id"] for v in make.poll("newVerdict", {"limit": default}, state)] == burst
+    assert len(make.sent) == 3
+    make.sent.clear()
+    assert make.poll("newVerdict", {"limit": default}, state) == []
+    assert len(make.sent) == 1
+
+
+def test_a_burst_larger_than_the_limit_comes_over_the_next_runs(
+    exported: Path, admin: SandboxAdmin
+) -> None:
+    """Make sorts a date trigger's new items by date and id, shows them in ascending order and
+    continues after the last one processed: with Limit 10, a burst of 35 comes as 10, 10, 10, 5,
+    oldest first, nothing lost and nothing twice."""
+    account = admin.new_account(domains=("example.com",))
+    make = app(exported, account, admin)
+    state = TriggerState()
+    earlier = stamped(admin, account, 5, ago(admin, 120))
+    assert [v["id"] for v in make.poll("newVerdict", {"limit": 10}, state)] == earlier
+    burst = stamped(admin, account, 35, ago(admin, 60))
+    runs = [[v["id"] for v in make.poll("newVerdict", {"limit": 10}, state)] for _ in range(5)]
+    assert [len(run) for run in runs] == [10, 10, 10, 5, 0]
+    assert [i for run in runs for i in run] == burst
+
+
+def test_new_items_older_than_the_pages_a_run_reads_are_not_delivered(
+    exported: Path, admin: SandboxAdmin
+) -> None:
+    """The documented loss: newest first, a run stops reading once it holds Limit new items, so
+    new items beyond the pages it read are older than the last one it gives, hence never given.
+    With Limit 600 and 1,100 new verdicts: 2 pages (the newest 1,000) are read, the oldest 600 of
+    them given, the other 400 in the next run; the oldest 100 are lost."""
+    account = admin.new_account(domains=("example.com",))
+    burst = stamped(admin, account, 1100, ago(admin, 60))
+    make = app(exported, account, admin)
+    state = TriggerState()  # "All"
+    first = make.poll("newVerdict", {"limit": 600}, state)
+    assert len(make.sent) == 2
+    assert [v["id"] for v in first] == burst[100:700]
+    assert [v["id"] for v in make.poll("newVerdict", {"limit": 600}, state)] == burst[700:]
+    assert make.poll("newVerdict", {"limit": 600}, state) == []
+
+
+def test_an_item_tying_with_the_last_processed_one_is_dropped_when_its_id_sorts_lower(
+    exported: Path, admin: SandboxAdmin
+) -> None:
+    """Make keeps the last processed item's date, to the millisecond, and id. An item of that
+    same millisecond that becomes visible after the run is new only if its id sorts higher;
+    MxGuard's ids are random, so such a late tie is lost about half of the time."""
+    account = admin.new_account(domains=("example.com",))
+    make = app(exported, account, admin)
+    state = TriggerState()
+    moment = ago(admin, 30)  # a whole millisecond
+    tag = secrets.token_hex(8)
+
+    def add(ident: str, at: int) -> str:
+        verdict = {"id": f"vrd_{ident}{tag}", "domain": "example.com", "scanned_at": format_us(at)}
+        admin.add_verdicts(account, [verdict])
+        return str(verdict["id"])
+
+    last = add("m", moment)
+    assert [v["id"] for v in make.poll("newVerdict", {"limit": 10}, state)] == [last]
+    add("a", moment)  # same microsecond, lower id: dropped
+    higher = add("z", moment)  # same microsecond, higher id: delivered
+    add("b", moment + 400)  # 0.4 ms later but the same millisecond, lower id: dropped
+    next_ms = add("c", moment + 1000)  # the next millisecond: delivered, whatever its id
+    assert [v["id"] for v in make.poll("newVerdict", {"limit": 10}, state)] == [higher, next_ms]
+
+
+def test_new_verdict_is_oldest_first_and_remembers(
     exported: Path, sandbox: SandboxServer, admin: SandboxAdmin
 ) -> None:
     account = admin.new_account(domains=("example.com",))
     admin.traffic(account, 150, spread_seconds=3600, seed=7)
-    make = app(exported, account)
-    state = TriggerState()
-    first = make.poll("newVerdict", {"limit": 120}, state)
-    assert len(first) == 120
-    assert desc(first, "scanned_at")
-    assert len(make.sent) == 2  # pages of 100: the second page was followed, not a third
+    make = app(exported, account, admin)
     reference, _ = runner(sandbox, account).poll_page(
         files.load_operations(MANIFESTS)[0], {}, None, None, 150, "desc"
     )
-    assert [v["id"] for v in first] == [v["id"] for v in reference[:120]]
+    expected = in_make_order(reference, "scanned_at")
+    state = TriggerState()
+    first = make.poll("newVerdict", {"limit": 120}, state)
+    assert [v["id"] for v in first] == expected[:120]
+    assert len(make.sent) == 1  # one page of 500 holds them all
+    rest = make.poll("newVerdict", {"limit": 120}, state)
+    assert [v["id"] for v in rest] == expected[120:]
     assert make.poll("newVerdict", {"limit": 120}, state) == []
     admin.add_verdicts(
         account, [{"domain": "example.com", "subject": f"new {i}"} for i in range(3)]
     )
     later = make.poll("newVerdict", {"limit": 120}, state)
     assert sorted(v["subject"] for v in later) == ["new 0", "new 1", "new 2"]
-    assert desc(later, "scanned_at")
+    assert ascending(later, "scanned_at")
     marks = make.epoch("newVerdict", {"limit": 10})
     assert len(marks) == 153
     assert set(marks[0]) == {"label", "date"}
@@ -277,11 +455,13 @@ def test_new_verdict_filters(exported: Path, sandbox: SandboxServer, admin: Sand
     account = admin.new_account(domains=("example.com", "example.org"))
     admin.traffic(account, 80, spread_seconds=600, seed=3)
     filters = {"domain": "example.org", "verdict": ["spam", "phishing"]}
-    found = app(exported, account).poll("newVerdict", {**filters, "limit": 500}, TriggerState())
+    found = app(exported, account, admin).poll(
+        "newVerdict", {**filters, "limit": 500}, TriggerState()
+    )
     verdict = files.load_operations(MANIFESTS)[0]
     reference, _ = runner(sandbox, account).poll_page(verdict, filters, None, None, 500, "desc")
     assert found
-    assert [v["id"] for v in found] == [v["id"] for v in reference]
+    assert [v["id"] for v in found] == in_make_order(reference, "scanned_at")
     assert {v["domain"] for v in found} == {"example.org"}
     assert {v["verdict"] for v in found} <= {"spam", "phishing"}
 
@@ -289,21 +469,50 @@ def test_new_verdict_filters(exported: Path, sandbox: SandboxServer, admin: Sand
 def test_new_quarantined_message_and_new_domain(exported: Path, admin: SandboxAdmin) -> None:
     account = admin.new_account(domains=("one.example", "two.example", "three.example"))
     admin.traffic(account, 60, spread_seconds=600, seed=11)
-    make = app(exported, account)
+    make = app(exported, account, admin)
     held = make.poll("newQuarantinedMessage", {"limit": 500}, TriggerState())
     assert held
-    assert desc(held, "quarantined_at")
+    assert ascending(held, "quarantined_at")
     only = make.poll(
         "newQuarantinedMessage", {"domain": "two.example", "limit": 500}, TriggerState()
     )
     assert [m["id"] for m in only] == [m["id"] for m in held if m["domain"] == "two.example"]
     state = TriggerState()
     domains = make.poll("newDomain", {"limit": 2}, state)
-    assert [d["domain"] for d in domains] == ["three.example", "two.example"]
     admin.public(
         account, "POST", "/domains", {"domain": "four.example", "real_mx_host": "mail.four.example"}
     )
-    assert [d["domain"] for d in make.poll("newDomain", {"limit": 2}, state)] == ["four.example"]
+    listed = admin.public(account, "GET", "/domains?limit=500").json()["data"]
+    expected = in_make_order(listed, "created_at")
+    assert [d["id"] for d in domains] == expected[:2]
+    assert [d["id"] for d in make.poll("newDomain", {"limit": 2}, state)] == expected[2:]
+
+
+def test_the_evaluator_follows_makes_documented_iml() -> None:
+    """What Make documents of IML, checked on the evaluator itself: ``ifempty`` falls back only for
+    undefined, null or an empty string; equality is strict; dates keep milliseconds."""
+    scope: dict[str, Any] = {
+        "parameters": {"text": "", "none": None, "list": [], "zero": 0, "no": False, "one": 1}
+    }
+
+    def value(expression: str) -> Any:
+        return evaluate("{{" + expression + "}}", scope)
+
+    for empty in ("parameters.missing", "parameters.none", "parameters.text"):
+        assert value(f"ifempty({empty}, 'fallback')") == "fallback", empty
+    assert value("ifempty(parameters.list, 'fallback')") == []
+    assert value("ifempty(parameters.zero, 'fallback')") == 0
+    assert value("ifempty(parameters.no, 'fallback')") is False
+    assert value("parameters.one == '1'") is False
+    assert value("parameters.one == 1") is True
+    assert value("parameters.no == 0") is False
+    assert value("parameters.missing == null") is False
+    assert value("parameters.none == null") is True
+    assert value("parameters.missing") is UNDEFINED
+    assert value("parameters.list == parameters.list") is True  # the same array
+    assert value("map(parameters.list, 'a') == map(parameters.list, 'a')") is False  # two arrays
+    assert parse_date("2030-01-02T03:04:05.123456Z") == parse_date("2030-01-02T03:04:05.123Z")
+    assert parse_date("2030-01-02T03:04:05.123999Z") < parse_date("2030-01-02T03:04:05.124Z")
 
 
 def reference_error(call: Any) -> str:
@@ -316,7 +525,7 @@ def test_domains_and_sender_rules_with_repeats(
     exported: Path, sandbox: SandboxServer, admin: SandboxAdmin
 ) -> None:
     account = admin.new_account(domains=("example.com",))
-    make, ref = app(exported, account), runner(sandbox, account)
+    make, ref = app(exported, account, admin), runner(sandbox, account)
     ops = {op.key: op for op in files.load_operations(MANIFESTS)}
     new = {"domain": "Northwind.example", "real_mx_host": "mail.northwind.example"}
     (created,) = make.module("addDomain", new)
@@ -378,7 +587,7 @@ def test_quarantine_actions_with_repeats(
             for i in range(3)
         ],
     )["verdicts"]
-    make, ref = app(exported, account), runner(sandbox, account)
+    make, ref = app(exported, account, admin), runner(sandbox, account)
     ops = {op.key: op for op in files.load_operations(MANIFESTS)}
     found = make.module("findQuarantinedMessage", {"sender": "BULK", "limit": 2})
     assert len(found) == 2

@@ -12,6 +12,7 @@ import json
 import os
 import queue
 import re
+import shutil
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
@@ -19,9 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
-from connector.cli import main
+from connector.cli import Settings, main
+from connector.export import n8n
 from connector.export.common import load_bundle
 from connector.export.n8n import export
 from connector.export.n8n_properties import value_of
@@ -72,7 +75,8 @@ def tool_output(result: subprocess.CompletedProcess[str]) -> str:
 def export_package(out: Path, base_url: str | None = None) -> Path:
     """Export through the real command, with n8n's tooling linked in as its node_modules."""
     args = ["export", "n8n", "--out", str(out), "--manifests", str(MANIFESTS)]
-    result = CliRunner().invoke(main, args + (["--base-url", base_url] if base_url else []))
+    args += ["--base-url", base_url] if base_url else []
+    result = CliRunner().invoke(main, args, obj=Settings())
     assert result.exit_code == 0, result.output
     (out / "node_modules").symlink_to(TOOLING, target_is_directory=True)
     return out
@@ -231,6 +235,128 @@ def test_export_refuses_a_folder_that_is_not_an_export(tmp_path: Path) -> None:
     bundle = load_bundle(MANIFESTS, None)
     with pytest.raises(FileExistsError):
         export(bundle, tmp_path)
+
+
+# -- publishing ----------------------------------------------------------------------------------
+CODEX_CATEGORIES = {"Data & Storage", "Finance & Accounting", "Marketing & Content", "Productivity",
+                    "Miscellaneous", "Sales", "Development", "Analytics", "Communication",
+                    "Utility"}  # fmt: skip
+"""The node categories n8n's codex file documentation lists."""
+
+
+def test_package_is_publishable_as_a_verified_community_node(
+    package: Path, harness: Harness
+) -> None:
+    """What n8n's node template (@n8n/node-cli) gives a package to publish with provenance."""
+    manifest = json.loads((package / "package.json").read_text())
+    assert manifest["repository"] == {"type": "git", "url": f"git+{n8n.REPOSITORY}.git"}
+    assert manifest["scripts"]["prepublishOnly"] == "n8n-node prerelease"
+    assert manifest["scripts"]["release"] == "n8n-node release"
+    assert manifest["publishConfig"]["provenance"] is True
+
+    workflow = yaml.safe_load((package / ".github" / "workflows" / "publish.yml").read_text())
+    assert workflow[True] == {"push": {"tags": ["*.*.*"]}}  # YAML 1.1 reads the key `on` as True
+    (job,) = workflow["jobs"].values()
+    assert job["permissions"] == {"id-token": "write", "contents": "read"}
+    steps = [step.get("run", "") for step in job["steps"]]
+    assert any("GITHUB_REF_NAME" in run and "package.json" in run for run in steps)
+    assert any("--ignore-scripts" in run for run in steps)
+    assert steps[-1].rstrip().endswith("npm run release")
+    assert not (package / "github").exists()
+
+    described = harness.call({"cmd": "describe"})
+    versions = {"MxGuard": described["action"]["version"],
+                "MxGuardTrigger": described["trigger"]["version"]}  # fmt: skip
+    for path in manifest["n8n"]["nodes"]:
+        built = package / path.removesuffix(".js")
+        codex = json.loads(built.with_suffix(".node.json").read_text())
+        source = package / path.removeprefix("dist/").removesuffix(".js")
+        assert json.loads(source.with_suffix(".node.json").read_text()) == codex
+        assert codex["node"] == manifest["name"]
+        assert codex["nodeVersion"] == f"{versions[built.name.split('.')[0]]:.1f}"
+        assert codex["codexVersion"] == "1.0"
+        assert codex["categories"]
+        assert set(codex["categories"]) <= CODEX_CATEGORIES
+        assert codex["resources"] == {
+            "primaryDocumentation": [{"url": f"{n8n.REPOSITORY}#readme"}],
+            "credentialDocumentation": [{"url": f"{n8n.REPOSITORY}#credentials"}],
+        }
+    readme = (package / "README.md").read_text()
+    for heading in ("## Operations", "## Credentials", "## Publishing"):
+        assert f"\n{heading}\n" in readme
+    assert ".github/workflows/publish.yml" in readme
+    assert n8n.REPOSITORY in readme
+
+
+def test_npm_publish_only_goes_through_the_release_workflow(package: Path) -> None:
+    """A dry-run, offline `npm publish` stops at prepublishOnly unless RELEASE_MODE is set, as
+    `n8n-node release` sets it in GitHub Actions; the codex files are among the published files."""
+    if shutil.which("npm") is None:
+        pytest.fail("npm is not on PATH; the n8n export tests need it", pytrace=False)
+    env = {k: v for k, v in os.environ.items() if k != "RELEASE_MODE"}
+    env["PATH"] = f"{TOOLING / '.bin'}{os.pathsep}{env.get('PATH', '')}"
+    env["npm_config_update_notifier"] = "false"
+    command = ["npm", "publish", "--dry-run", "--offline", "--registry", "http://127.0.0.1:9/"]
+
+    def publish(extra: dict[str, str]) -> tuple[int, str]:
+        done = subprocess.run(
+            command, cwd=package, env=env | extra, capture_output=True, text=True, timeout=300,
+            check=False,
+        )  # fmt: skip
+        return done.returncode, done.stdout + done.stderr
+
+    refused, output = publish({})
+    assert refused != 0, output
+    assert "n8n-node prerelease" in output
+    assert "npm run release" in output
+    allowed, output = publish({"RELEASE_MODE": "true"})
+    assert allowed == 0, output
+    assert "dist/nodes/MxGuard/MxGuard.node.json" in output
+    assert "dist/nodes/MxGuardTrigger/MxGuardTrigger.node.json" in output
+
+
+def test_the_repository_can_be_another(tmp_path: Path) -> None:
+    bundle = load_bundle(MANIFESTS, None)
+    made = export(bundle, tmp_path / "pkg", repository="https://github.com/acme/n8n-nodes-x.git")
+    manifest = json.loads((made / "package.json").read_text())
+    assert manifest["repository"]["url"] == "git+https://github.com/acme/n8n-nodes-x.git"
+    codex = json.loads((made / "nodes" / "MxGuard" / "MxGuard.node.json").read_text())
+    assert codex["resources"]["primaryDocumentation"] == [
+        {"url": "https://github.com/acme/n8n-nodes-x#readme"}
+    ]
+    with pytest.raises(ValueError, match=r"github\.com/OWNER/NAME"):
+        export(bundle, tmp_path / "other", repository="https://gitlab.com/acme/x")
+
+
+# -- what n8n does with the trigger's cursor when it crashes -------------------------------------
+# The settings n8n 2.41.1 needs for durable poll cursors; without them its PollCursorService logs
+# that durable poll cursors stay disabled.
+DURABLE_CURSOR_SETTINGS = {
+    "N8N_SCHEDULER_ENABLED",
+    "N8N_SCHEDULER_POLL_TRIGGERS_ENABLED",
+    "N8N_POLLER_DURABLE_CURSORS_ENABLED",
+    "N8N_USE_WORKFLOW_PUBLICATION_SERVICE",
+}
+
+
+def test_the_crash_semantics_in_the_docs_are_n8ns() -> None:
+    """docs/export-n8n.md must not promise what n8n's default mode does not keep, and may only
+    name n8n settings that the installed n8n has."""
+    text = (ROOT / "docs" / "export-n8n.md").read_text()
+    assert "Nothing is ever lost" not in text
+    assert "\n### Crashes" in text
+    crashes = text.split("\n### Crashes", 1)[1].split("\n## ", 1)[0]
+    assert "items are skipped" in crashes
+    assert "emits them again" in crashes
+    named = set(re.findall(r"\bN8N_[A-Z_]+\b", crashes))
+    assert named >= DURABLE_CURSOR_SETTINGS
+    configs = TOOLING / "@n8n" / "config" / "dist" / "configs"
+    settings = "\n".join(path.read_text() for path in configs.glob("*.js"))
+    for name in named:
+        assert f"'{name}'" in settings, f"{name} is not a setting of the installed n8n"
+    typings = (TOOLING / "n8n-workflow" / "dist" / "esm" / "interfaces.d.ts").read_text()
+    assert "durably stored between polls" in typings  # PollCursor, which the feature commits
+    assert "__commitCursor" in typings
 
 
 def test_timestamps_keep_microseconds_and_time_zones(harness: Harness) -> None:

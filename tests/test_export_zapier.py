@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from connector.cli import main
+from connector.cli import Settings, main
 from connector.export import zapier
 from connector.manifest import files
 from connector.manifest.format import InputField
@@ -132,7 +132,7 @@ class ZapierApp:
 def export_to(out: Path, base_url: str) -> Path:
     """Through the command line, as people run it."""
     args = ["export", "zapier", "--out", str(out), "--base-url", base_url]
-    result = CliRunner().invoke(main, [*args, "--manifests", str(MANIFESTS)])
+    result = CliRunner().invoke(main, [*args, "--manifests", str(MANIFESTS)], obj=Settings())
     assert result.exit_code == 0, result.output
     return out
 
@@ -339,6 +339,39 @@ def test_connection_test_label_and_token_checks(zap: ZapierApp, roomy_admin: San
     assert sorted(item["domain"] for item in listing) == ["b.example", "example.com"]
     more = zap.ok("triggers.list_domains.operation.perform", account.token, meta={"page": 1})
     assert more == []
+
+
+def test_a_rejected_token_asks_zapier_for_a_reconnection(
+    zap: ZapierApp, roomy_admin: SandboxAdmin
+) -> None:
+    """A 401 in an operation is Zapier's ExpiredAuthError, so Zapier marks the connection stale,
+    holds the Zap's runs and asks the user to reconnect; the connection test keeps a plain error
+    with the status, shown while the user enters the token."""
+    account = roomy_admin.new_account(domains=("example.com",))
+    find = (method("find_domain"), {"domain": "example.com"})
+    assert zap.ok(find[0], account.token, find[1])
+    roomy_admin.call("DELETE", f"/tokens/{account.token_id}", expect=204)  # revoked
+    unknown = "mxg_test_" + "B" * 43  # well formed, never issued
+    calls = [
+        find,
+        (method("new_verdict"), {}),
+        (method("add_domain"), {"domain": "b.example", "real_mx_host": "mail.b.example"}),
+        (method("release_message"), {"message_id": "qmsg_1"}),
+        ("triggers.list_domains.operation.perform", {}),
+    ]
+    for token in (account.token, unknown):
+        for name, inputs in calls:
+            error = zap.error(name, token, inputs)
+            assert error == {
+                "name": "ExpiredAuthError",
+                "message": error["message"],
+                "expiredAuth": True,
+            }, name
+            assert error["message"].startswith("MxGuard rejected the API token (HTTP 401: ")
+            assert error["message"].endswith("Issue a new token in MxGuard and reconnect.")
+        tested = zap.error("authentication.test", token)
+        assert (tested["name"], tested["status"]) == ("AppError", 401)
+        assert "rejected the API token" in tested["message"]
 
 
 def test_throttling_and_server_errors_are_clear(zap: ZapierApp, roomy_admin: SandboxAdmin) -> None:

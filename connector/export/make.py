@@ -34,10 +34,15 @@ from connector.manifest.format import (
 )
 
 CONNECTION = "mxguard"
-TRIGGER_PAGE = 100
-"""Items per page when polling: 32 pages reach Make's cap of 3,200 records within its 50 pages."""
-DEFAULT_TRIGGER_LIMIT = 10
+MAKE_RECORD_CAP = 3200
+"""Make reads at most 3,200 paginated records in one execution of a module."""
+TRIGGER_PAGE = 500
+"""Items per page when polling: the API's maximum, as Make advises pages as large as possible."""
 EPOCH_LIMIT = 300
+RPC_CALLS = 3
+"""Make advises an RPC to make at most 3 calls (and 3 pages of records): it must answer in 40 s."""
+EDIT_MODE_KINDS = {"update", "delete"}
+"""Make requires ``mode: edit`` on an RPC select of a Get, Update or Delete module."""
 FIELD_TYPES = {
     "string": "text",
     "integer": "integer",
@@ -231,7 +236,8 @@ def used_sources(bundle: Bundle) -> list[ListSource]:
 
 
 def rpc(bundle: Bundle, source: ListSource) -> dict[str, Any]:
-    """A dropdown's options, every page of the list (``rpc://listDomains``)."""
+    """A dropdown's options (``rpc://listDomains``): at most ``RPC_CALLS`` pages of the list, as
+    ``response.limit`` also stops Make's pagination."""
     dynamic = next(
         f.dynamic
         for op in bundle.operations
@@ -239,16 +245,20 @@ def rpc(bundle: Bundle, source: ListSource) -> dict[str, Any]:
         if f.dynamic and f.dynamic.source == source.key
     )
     paging = source.pagination
+    qs = {p.name: p.value for p in source.request.query}
+    qs.setdefault(paging.limit_param, paging.max_limit)  # Make advises the largest page
+    page = int(qs[paging.limit_param])
     return {
         "url": source.request.path,
         "method": source.request.method,
-        "qs": {p.name: p.value for p in source.request.query},
+        "qs": qs,
         "response": {
             "iterate": wrap(f"body.{paging.items}"),
             "output": {
                 "label": wrap(f"item.{dynamic.label}"),
                 "value": wrap(f"item.{dynamic.value}"),
             },
+            "limit": RPC_CALLS * page,
         },
         "pagination": pagination(
             source.pagination.cursor_param, paging.next_cursor, paging.has_more
@@ -278,10 +288,10 @@ def groups(modules: dict[str, Operation]) -> list[dict[str, Any]]:
 
 # modules -----------------------------------------------------------------------------------------
 def module_codes(bundle: Bundle, op: Operation) -> dict[str, Any]:
-    params = [parameter(f) for f in op.inputs]
+    params = [parameter(f, op.kind) for f in op.inputs]
     codes: dict[str, Any] = {"communication": communication(bundle, op)}
     if op.kind == "trigger":
-        codes["staticParams"] = [*params, trigger_limit()]
+        codes["staticParams"] = [*params, trigger_limit(op)]
         codes["mappableParams"] = []
     else:
         codes["staticParams"] = []
@@ -294,13 +304,18 @@ def module_codes(bundle: Bundle, op: Operation) -> dict[str, Any]:
     return codes
 
 
-def parameter(field: InputField) -> dict[str, Any]:
-    """An input as a Make parameter: a dropdown (RPC or choices); its checks in ``validate``."""
+def parameter(field: InputField, kind: str) -> dict[str, Any]:
+    """An input as a Make parameter: a dropdown (RPC or choices); its checks in ``validate``.
+
+    An RPC dropdown of an update or delete module opens in map mode (``mode: edit``): the object
+    to change is usually mapped, and the dropdown lists only the first pages."""
     spec: dict[str, Any] = {"name": field.key, "label": field.label, "required": field.required}
     if field.help:
         spec["help"] = field.help
     if field.dynamic is not None:
         spec.update(type="select", options=f"rpc://{source_rpc(field.dynamic.source)}")
+        if kind in EDIT_MODE_KINDS:
+            spec["mode"] = "edit"
     elif field.choices:
         spec.update(type="select", options=[{"label": c, "value": c} for c in field.choices])
     elif field.type == "integer":
@@ -325,15 +340,34 @@ def parameter(field: InputField) -> dict[str, Any]:
     return spec
 
 
-def trigger_limit() -> dict[str, Any]:
+def trigger_page(op: Operation) -> int:
+    assert op.pagination is not None
+    return min(TRIGGER_PAGE, op.pagination.max_limit)
+
+
+def trigger_max_limit(op: Operation) -> int:
+    """The most items a run can give: the whole pages that fit in Make's 3,200 records (3,000)."""
+    page = trigger_page(op)
+    return MAKE_RECORD_CAP // page * page
+
+
+def trigger_limit(op: Operation) -> dict[str, Any]:
+    """Limit: the items one run gives. It defaults to its maximum, so that a run keeps up with
+    a burst as far as Make lets one run read (see ``docs/export-make.md``)."""
+    most, page = trigger_max_limit(op), trigger_page(op)
     return {
         "name": "limit",
         "label": "Limit",
         "type": "uinteger",
         "required": True,
-        "default": DEFAULT_TRIGGER_LIMIT,
-        "validate": {"min": 1},
-        "help": "The maximum number of items to return in one run of the scenario.",
+        "default": most,
+        "validate": {"min": 1, "max": most},
+        "help": (
+            f"The maximum number of items to return in one run of the scenario (at most {most:,})"
+            ", oldest first; later runs return the rest. A run reads the newest items in pages of"
+            f" {page} until it holds this many new ones: new items older than the pages it read"
+            " are never returned."
+        ),
     }
 
 
@@ -448,7 +482,9 @@ def rule_shape(op: Operation) -> str:
 
 
 def trigger(op: Operation) -> dict[str, Any]:
-    """Newest first, every page Make allows, Make keeping the last item it gave (date, then id)."""
+    """The API's newest items first, in its largest pages, so that Make stops paging at the first
+    item it has processed; Make gives the new ones oldest first, up to Limit, and keeps the last
+    one it gave (date, then id)."""
     assert op.pagination is not None
     assert op.polling is not None
     paging, polling = op.pagination, op.polling
@@ -456,7 +492,7 @@ def trigger(op: Operation) -> dict[str, Any]:
     spec["qs"] = {
         **spec.get("qs", {}),
         polling.order_param: "desc",
-        paging.limit_param: min(TRIGGER_PAGE, paging.max_limit),
+        paging.limit_param: trigger_page(op),
     }
     spec["response"] = {
         "iterate": wrap(f"body.{paging.items}"),

@@ -3,7 +3,9 @@
 The cookiecutter template (``connector/templates/n8n``) holds the TypeScript engine, the same for
 every API: requests, input checks, status rules, and the trigger's cursor (a port of
 ``triggers/cursor.py``). This module only turns the manifests into what the template inserts:
-node descriptions for n8n's editor and linter, and the operation specs the engine runs.
+node descriptions for n8n's editor and linter, and the operation specs the engine runs. The
+template also holds what publishing needs: package metadata, codex files and a GitHub Actions
+workflow that publishes with npm provenance (``docs/export-n8n.md``, "Publish to npm").
 """
 
 from __future__ import annotations
@@ -17,6 +19,11 @@ from connector.export.common import Bundle, render_template
 from connector.export.n8n_ts import literal, string
 
 PACKAGE = "n8n-nodes-mxguard"
+REPOSITORY = "https://github.com/mxguard/n8n-nodes-mxguard"
+"""The public GitHub repository the package is published from (``repository`` in package.json).
+
+npm's provenance check and n8n's verification compare it with the repository whose workflow
+publishes the package, so the export must be the root of this repository when it is published."""
 
 
 def _load_options(methods: list[tuple[str, str, bool]]) -> str:
@@ -73,7 +80,14 @@ def _credential(bundle: Bundle) -> dict[str, str]:
     }
 
 
-def context(bundle: Bundle) -> dict[str, Any]:
+def _repository(url: str) -> str:
+    url = url.rstrip("/").removesuffix(".git")
+    if not url.startswith("https://github.com/") or url.count("/") != 4:
+        raise ValueError(f"repository must be https://github.com/OWNER/NAME, not {url!r}")
+    return url
+
+
+def context(bundle: Bundle, repository: str = REPOSITORY) -> dict[str, Any]:
     """Everything the template inserts, as finished TypeScript snippets (strings)."""
     connector = bundle.connector
     actions, triggers = bundle.actions, bundle.triggers
@@ -84,6 +98,12 @@ def context(bundle: Bundle) -> dict[str, Any]:
         "label": connector.label,
         "package_description": connector.description,
         "homepage": connector.base_url,
+        "repository": _repository(repository),
+        "operation_list": [
+            {"noun": props.title(op.noun), "label": op.label, "on_repeat": op.on_repeat or ""}
+            for op in actions
+        ],
+        "event_labels": [op.label for op in triggers],
         "description": string(connector.description),
         "trigger_description": string(
             f"Starts the workflow on new {connector.label} items: "
@@ -100,6 +120,13 @@ def context(bundle: Bundle) -> dict[str, Any]:
     }
 
 
-def export(bundle: Bundle, out: Path) -> Path:
-    """Write the package's sources to ``out``; ``n8n-node build`` turns them into ``dist/``."""
-    return render_template("n8n", out, {"_n8n": context(bundle)})
+def export(bundle: Bundle, out: Path, repository: str = REPOSITORY) -> Path:
+    """Write the package's sources to ``out``; ``n8n-node build`` turns them into ``dist/``.
+
+    ``repository`` is the GitHub repository the package is published from (see ``REPOSITORY``).
+    """
+    made = render_template("n8n", out, {"_n8n": context(bundle, repository)})
+    # The template keeps the publish workflow under github/: package data globs skip hidden
+    # folders, so a .github folder in the template would be missing from an installed wheel.
+    (made / "github").rename(made / ".github")
+    return made

@@ -4,22 +4,24 @@
 // is a path such as "creates.add_domain.operation.perform" or "authentication.test", and fields
 // (optional) keeps only those fields of each item of a list result (big trigger results).
 // Writes one JSON line per call: {"ok": true, "result"} or {"ok": false, "error": {"name",
-// "message", "code", "status"}}. The process lives as long as stdin, like one Zapier account.
+// "message", "code", "status"}}, with "expiredAuth": true when the error is core's
+// ExpiredAuthError. The process lives as long as stdin, like one Zapier account.
 'use strict';
 
 const path = require('path');
 const readline = require('readline');
-const { createAppTester } = require('zapier-platform-core');
+const { createAppTester, errors } = require('zapier-platform-core');
 
 const app = require(path.resolve(process.argv[2]));
 const appTester = createAppTester(app);
 
 // z.errors.Error carries {message, code, status} as JSON in its message.
 const describe = (error) => {
+  const kind = error instanceof errors.ExpiredAuthError ? { expiredAuth: true } : {};
   try {
-    return { name: error.name, ...JSON.parse(error.message) };
+    return { name: error.name, ...JSON.parse(error.message), ...kind };
   } catch (_) {
-    return { name: error.name, message: error.message };
+    return { name: error.name, message: error.message, ...kind };
   }
 };
 

@@ -151,15 +151,21 @@ const send = (z, connector, request, inputs, extra = {}) => {
 const isOk = (response) => response.status >= 200 && response.status < 300;
 
 // The API's own message, never the token (the API does not echo it; the request is not shown).
-const apiError = (z, response) => {
+// A 401 means the token was revoked or is unknown. In an operation that is a connection gone
+// stale: ExpiredAuthError makes Zapier mark the connection expired, hold the Zap's runs until the
+// user reconnects, and email them to do so (a plain error would count toward turning the Zap off).
+// In the connection test the user is entering the token, and a plain error with the status
+// tells them the token is wrong.
+const apiError = (z, response, connectionTest = false) => {
   const error = (response.data && response.data.error) || {};
   const detail = error.message ? `: ${error.message}` : '';
   if (response.status === 401) {
-    return new z.errors.Error(
-      `MxGuard rejected the API token (HTTP 401${detail}). Issue a new token in MxGuard and reconnect.`,
-      'authentication_failed',
-      401,
-    );
+    const message =
+      `MxGuard rejected the API token (HTTP 401${detail}). ` +
+      'Issue a new token in MxGuard and reconnect.';
+    return connectionTest
+      ? new z.errors.Error(message, 'authentication_failed', 401)
+      : new z.errors.ExpiredAuthError(message);
   }
   return new z.errors.Error(
     `MxGuard answered HTTP ${response.status}${detail}`,
@@ -168,8 +174,8 @@ const apiError = (z, response) => {
   );
 };
 
-const okData = (z, response) => {
-  if (!isOk(response)) throw apiError(z, response);
+const okData = (z, response, connectionTest = false) => {
+  if (!isOk(response)) throw apiError(z, response, connectionTest);
   return response.data;
 };
 
@@ -399,7 +405,8 @@ const buildApp = ({ connector, operations, polling, version, platformVersion }) 
           helpText: connector.auth.field.help,
         },
       ],
-      test: async (z) => okData(z, await send(z, connector, connector.connection_test.request, {})),
+      test: async (z) =>
+        okData(z, await send(z, connector, connector.connection_test.request, {}), true),
       // Zapier calls this with the test's answer as inputData: the account's name.
       connectionLabel: (z, bundle) =>
         String((bundle.inputData || {})[connector.connection_test.label_field] || ''),

@@ -1,7 +1,9 @@
 /**
- * The trigger's poll in n8n terms: the cursor lives in the node's static data (which n8n saves
- * with the execution it starts), pages come from the manifest's list request in ascending order,
- * and a poll stops early, keeping what it has, when the time or rate budget runs low.
+ * The trigger's poll in n8n terms: the cursor lives in the node's static data, pages come from the
+ * manifest's list request in ascending order, and a poll stops early, keeping what it has, when
+ * the time or rate budget runs low. When a poll returns items, n8n saves the static data and
+ * starts the execution as two separate writes in its default mode (a crash between them skips or
+ * repeats the poll's items); with its durable poll cursors, in one transaction.
  */
 
 import type { IDataObject, IPollFunctions } from 'n8n-workflow';
