@@ -37,8 +37,14 @@ export interface CursorState {
 	watermark: number;
 	/** id -> timestamp of the items emitted inside the look-back window. */
 	seen: Record<string, number>;
-	/** Clock time of the last poll that looked back; null: never. */
+	/** Clock time when the last complete look-back began; null: never. */
 	lastSweep: number | null;
+	/** `since` of a poll that stopped part-way (absent in state saved by older versions). */
+	resumeSince?: number | null;
+	/** The API's cursor of that poll's next page. */
+	resumePage?: string | null;
+	/** When that poll was a look-back, when it began; null: it was not. */
+	sweepStarted?: number | null;
 }
 
 export function startingAt(start: number): CursorState {
@@ -52,6 +58,10 @@ export function copyState(state: CursorState): CursorState {
 export interface PollPlan {
 	since: number;
 	sweep: boolean;
+	/** Clock time when this look-back began (earlier than now when it resumes one). */
+	started: number;
+	/** The API's cursor of the first page to read (a poll resumed part-way). */
+	page?: string;
 }
 
 /** Decides what one poll asks for and which of the items it gets are new. */
@@ -70,13 +80,26 @@ export class Cursor {
 		return Math.max(this.state.floor, this.state.watermark - lookbackUs(this.policy));
 	}
 
-	/** Where this poll starts: at the watermark, or the window before it when a sweep is due. */
+	/**
+	 * Where this poll starts: where a poll that stopped part-way got to; the window before the
+	 * watermark when a look-back is due; else the watermark.
+	 */
 	plan(now: number): PollPlan {
-		const last = this.state.lastSweep;
-		if (last === null || now - last >= sweepIntervalUs(this.policy)) {
-			return { since: this.windowStart, sweep: true };
+		const state = this.state;
+		if (state.resumeSince !== undefined && state.resumeSince !== null) {
+			const started = state.sweepStarted ?? null;
+			return {
+				since: state.resumeSince,
+				sweep: started !== null,
+				started: started ?? now,
+				page: state.resumePage ?? undefined,
+			};
 		}
-		return { since: this.state.watermark, sweep: false };
+		const last = state.lastSweep;
+		if (last === null || now - last >= sweepIntervalUs(this.policy)) {
+			return { since: this.windowStart, sweep: true, started: now };
+		}
+		return { since: state.watermark, sweep: false, started: now };
 	}
 
 	/**
@@ -113,9 +136,24 @@ export class Cursor {
 		this.oldestSeen = oldest(this.state.seen);
 	}
 
-	/** After the last page of a complete poll: a look-back counts as done. */
-	finishPoll(plan: PollPlan, now: number): void {
-		if (plan.sweep) this.state.lastSweep = now;
+	/**
+	 * A poll stopped before its last page: the next one resumes at `nextPage`, never at the
+	 * start of a look-back it already read (after a burst larger than one poll's budget, that
+	 * would re-read the same pages and stop at the same place for ever).
+	 */
+	stopEarly(plan: PollPlan, nextPage: string): void {
+		this.state.resumeSince = plan.since;
+		this.state.resumePage = nextPage;
+		this.state.sweepStarted = plan.sweep ? plan.started : null;
+		this.prune();
+	}
+
+	/** After the last page of a complete poll: a look-back counts as done, as of when it began. */
+	finishPoll(plan: PollPlan): void {
+		if (plan.sweep) this.state.lastSweep = plan.started;
+		this.state.resumeSince = null;
+		this.state.resumePage = null;
+		this.state.sweepStarted = null;
 		this.prune();
 	}
 }

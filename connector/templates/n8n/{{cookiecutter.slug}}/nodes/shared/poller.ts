@@ -56,7 +56,7 @@ export async function poll<T>(options: PollerOptions<T>, sink: (items: T[]) => v
 	const cursor = new Cursor(copyState(state), options.policy);
 	const plan = cursor.plan(now);
 	report.swept = plan.sweep;
-	let pageCursor: string | undefined;
+	let pageCursor: string | undefined = plan.page;
 	for (;;) {
 		let page: Page<T>;
 		if (report.pages === 0) {
@@ -65,6 +65,10 @@ export async function poll<T>(options: PollerOptions<T>, sink: (items: T[]) => v
 			try {
 				page = await options.fetch(plan.since, pageCursor);
 			} catch (error) {
+				if (pageCursor !== undefined) {
+					cursor.stopEarly(plan, pageCursor);
+					store.commit(cursor.state);
+				}
 				report.stoppedBecause = `page ${report.pages + 1} failed: ${(error as Error).message}`;
 				return report;
 			}
@@ -85,11 +89,13 @@ export async function poll<T>(options: PollerOptions<T>, sink: (items: T[]) => v
 		}
 		const reason = options.shouldStop?.();
 		if (reason) {
+			cursor.stopEarly(plan, pageCursor);
+			store.commit(cursor.state);
 			report.stoppedBecause = reason;
 			return report;
 		}
 	}
-	cursor.finishPoll(plan, now);
+	cursor.finishPoll(plan);
 	store.commit(cursor.state);
 	report.complete = true;
 	return report;
