@@ -97,7 +97,7 @@ def add_domain(client: MxGuardClient, data: AddDomainInput) -> DomainResult:
     if existing.real_mx_host != data.real_mx_host:
         raise ActionConflictError(
             f"{data.domain} already exists with MX host {existing.real_mx_host}; "
-            "use update_domain to change it",
+            "use Update Domain (mxguard run update-domain) to change it",
             field="real_mx_host",
         )
     return DomainResult(**existing.model_dump(), outcome="existing")

@@ -227,3 +227,14 @@ def test_two_pollers_on_one_cursor_the_second_is_refused(
     finally:
         first.terminate()
         first.wait(timeout=30)
+
+
+def test_a_conflict_names_the_command_as_the_cli_spells_it(
+    connected: Account, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add = ["run", "add-domain", "--domain", "twice.example", "--real-mx-host"]
+    assert run(capsys, *add, "mail.twice.example")[0] == 0
+    code, _, err = run(capsys, *add, "other.twice.example")
+    assert code == 6
+    assert "update-domain" in err
+    assert "update_domain" not in err
