@@ -19,9 +19,11 @@ ActionKind = Literal["create", "update", "delete", "search"]
 
 
 class ActionInput(BaseModel):
-    """Inputs are strict: an unknown field is a typo, and says so."""
+    """Inputs are strict: an unknown field is a typo, and says so; a value of the wrong type is
+    refused rather than converted (``true`` is not the number 1, ``7.0`` or ``"7"`` not 7, a
+    number not a string). The error names the field, and quotes a long value only in part."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
 
 
 class ActionConflictError(Exception):

@@ -2,7 +2,8 @@
 
 MxGuard tokens never expire and are treated like passwords, so the client refuses a malformed
 one before any request, and nothing it prints (repr, str, log lines, exception messages) shows
-more than ``mxg_live_X8kJ…``.
+more than ``mxg_live_X8kJ…``: text that came from elsewhere (a server, a proxy, ``requests``) goes
+through ``Secret.scrub``, which also removes a token echoed in part or in another case.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ TOKEN_BODY_LENGTH = 43
 TOKEN_BODY = re.compile(r"[A-Za-z0-9_-]*")
 SHOWN_CHARACTERS = 13
 """The prefix and four characters: enough to recognise a token, not to use it."""
+FRAGMENT = 5
+"""``scrub`` removes every run of this many characters of the token's body, in any case: no more
+of the body than the four characters of the redacted form is ever shown."""
 
 
 def redact(value: str) -> str:
@@ -33,10 +37,11 @@ def redact(value: str) -> str:
 class Secret:
     """A string that redacts itself in ``repr``, ``str`` and f-strings; ``reveal()`` to use it."""
 
-    __slots__ = ("_value",)
+    __slots__ = ("_fragments", "_value")
 
     def __init__(self, value: str) -> None:
         self._value = value
+        self._fragments = _fragment_finder(value)
 
     def reveal(self) -> str:
         return self._value
@@ -51,8 +56,32 @@ class Secret:
         return hashlib.sha256(self._value.encode()).hexdigest()[:16]
 
     def scrub(self, text: str) -> str:
-        """``text`` with every occurrence of the secret replaced by its redacted form."""
-        return text.replace(self._value, self.redacted) if self._value else text
+        """``text`` with the secret replaced by its redacted form, and any other trace of it (the
+        body without its prefix, a part of it, the same in upper or lower case) by ``…``.
+
+        Every run of ``FRAGMENT`` characters of the token's body, whatever their case, counts as
+        a trace, so an echo cut short, re-cased or stripped of its prefix is caught too.
+        """
+        if not self._value:
+            return text
+        text = text.replace(self._value, self.redacted)
+        if self._fragments is None:
+            return text
+        spans: list[list[int]] = []
+        for found in self._fragments.finditer(text):
+            start, end = found.start(), found.start() + len(found.group(1))
+            if spans and start <= spans[-1][1]:
+                spans[-1][1] = max(spans[-1][1], end)
+            else:
+                spans.append([start, end])
+        if not spans:
+            return text
+        kept, last = [], 0
+        for start, end in spans:
+            kept += [text[last:start], "…"]
+            last = end
+        kept.append(text[last:])
+        return "".join(kept)
 
     def __repr__(self) -> str:
         return f"Secret({self.redacted!r})"
@@ -70,6 +99,16 @@ class Secret:
 
     def __reduce__(self) -> NoReturn:
         raise TypeError("a Secret cannot be pickled; pass the token to each process instead")
+
+
+def _fragment_finder(value: str) -> re.Pattern[str] | None:
+    """Finds (overlapping) runs of ``FRAGMENT`` characters of the token's body, in any case."""
+    prefix = next((p for p in TOKEN_PREFIXES if value.startswith(p)), "")
+    body = value[len(prefix) :]
+    if len(body) < FRAGMENT:
+        return None
+    runs = sorted({body[i : i + FRAGMENT] for i in range(len(body) - FRAGMENT + 1)})
+    return re.compile("(?=(" + "|".join(re.escape(run) for run in runs) + "))", re.IGNORECASE)
 
 
 def check_token(value: str, source: str = "token") -> Secret:

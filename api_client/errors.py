@@ -9,6 +9,9 @@ Catch ``MxGuardError`` for "anything went wrong talking to MxGuard", or a leaf f
      ├── MalformedResponseError       a success status whose body is not JSON / not the contract
      └── APIError                     the server answered with an error status
           ├── InvalidRequestError     400, 422 (``param`` names the offending field)
+          │    └── InvalidArgumentError       raised *before* sending: an argument the API
+          │                                   cannot take (an id that would change the path,
+          │                                   a time outside 0001-9999 or not RFC 3339)
           ├── AuthenticationError     401 (bad or revoked token)
           ├── NotFoundError           404 (unknown, or another customer's)
           ├── ConflictError           409 (exists already, already released, ...)
@@ -18,12 +21,30 @@ Catch ``MxGuardError`` for "anything went wrong talking to MxGuard", or a leaf f
           └── ServerError             5xx
 
 No exception keeps a ``requests`` object or is chained to one: those carry the prepared request
-with its ``Authorization`` header. Messages are scrubbed of the token before they get here.
+with its ``Authorization`` header. An ``APIConnectionError``'s ``__cause__`` is a copy of the
+``requests`` exception made for it: same type and (scrubbed) text, no request, no traceback.
+Everything a server sent (message, type, param, request id, body) is scrubbed of the token before
+it gets here, and long values are cut short.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+SHOWN_PATH = 200
+"""Longest path shown by ``str``/``repr`` (a path holds ids the caller passed, of any length)."""
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, ending in ``…`` when something was cut."""
+    return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """``repr(value)`` for a message, cut short: a huge input is never echoed whole."""
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]!r}… ({len(value)} characters)"
+    return clip(repr(value), limit + 20)
 
 
 class MxGuardError(Exception):
@@ -53,7 +74,8 @@ class MxGuardError(Exception):
         self.path = path
 
     def __str__(self) -> str:
-        where = f"{self.method} {self.path}: " if self.method and self.path else ""
+        path = clip(self.path, SHOWN_PATH) if self.path else None
+        where = f"{self.method} {path}: " if self.method and path else ""
         details = [
             f"HTTP {self.status}" if self.status is not None else "",
             self.error_type or "",
@@ -64,7 +86,11 @@ class MxGuardError(Exception):
         return f"{where}{self.message}" + (f" ({shown})" if shown else "")
 
     def __repr__(self) -> str:
-        fields = ", ".join(f"{k}={v!r}" for k, v in self._fields().items() if v is not None)
+        shown_fields = {
+            **self._fields(),
+            "path": clip(self.path, SHOWN_PATH) if self.path else None,
+        }
+        fields = ", ".join(f"{k}={v!r}" for k, v in shown_fields.items() if v is not None)
         return f"{type(self).__name__}({fields})"
 
     def _fields(self) -> dict[str, Any]:
@@ -100,16 +126,33 @@ class InvalidTokenError(MxGuardError, ValueError):
 class APIConnectionError(MxGuardError):
     """No usable HTTP answer: the connection failed, broke, or the body was cut short.
 
+    The message is one line naming the host and the cause, e.g. ``could not connect to
+    app.mxguard.uk: name not resolved``; ``host`` and ``reason`` hold the two parts. The
+    ``requests`` exception behind it is kept, without its request, as ``__cause__``.
+
     ``sent`` is False only when the failure provably happened before the request left (it could
     not connect): only then may a write be sent again safely.
     """
 
-    def __init__(self, message: str, *, sent: bool, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        sent: bool,
+        host: str | None = None,
+        reason: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(message, **kwargs)
         self.sent = sent
+        self.host = host
+        """``host`` or ``host:port`` the client tried to reach."""
+        self.reason = reason
+        """The cause in a few words: ``name not resolved``, ``connection refused``, ``timed out
+        after 30 s``, ``TLS certificate not accepted (…)``, ``connection reset``, ..."""
 
     def _fields(self) -> dict[str, Any]:
-        return {**super()._fields(), "sent": self.sent}
+        return {**super()._fields(), "sent": self.sent, "host": self.host, "reason": self.reason}
 
 
 class APITimeoutError(APIConnectionError):
@@ -126,6 +169,15 @@ class APIError(MxGuardError):
 
 class InvalidRequestError(APIError):
     """400 or 422: the request was refused as invalid; ``param`` names the offending field."""
+
+
+class InvalidArgumentError(InvalidRequestError, ValueError):
+    """Raised before sending: an argument the API cannot take, so no request is made.
+
+    An empty id, or ``.``/``..`` (which would change the request's path); a naive ``datetime``,
+    one outside the years 0001-9999 once in UTC, or a string that is not an RFC 3339 timestamp.
+    ``param`` names the argument; ``status`` and ``request_id`` are None. A ``ValueError`` too.
+    """
 
 
 class AuthenticationError(APIError):

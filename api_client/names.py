@@ -4,6 +4,9 @@ Domain names: lower case, IDNs converted to punycode (``bücher.example`` become
 ``xn--bcher-kva.example``), every label 1-63 letters, digits or hyphens not at either end, 253
 characters at most, a top label that starts with a letter. Sender patterns: an address, a whole
 domain or ``*@domain``.
+
+Every pattern must match the whole value (``fullmatch``: ``$`` would also match before a final
+newline), and a message never echoes more than the start of a long value.
 """
 
 from __future__ import annotations
@@ -14,9 +17,13 @@ from typing import Annotated
 import idna
 from pydantic import AfterValidator, Field
 
-LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-LOCAL_PART = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}$")
-ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+from api_client.errors import clip, shown
+
+LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+LOCAL_PART = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}")
+ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,128}")
+LONGEST_INPUT = 1024
+"""Longer than any name the API takes, however written (IDN, trailing dot, spaces around)."""
 
 
 def normalize_host(value: str) -> str:
@@ -24,25 +31,27 @@ def normalize_host(value: str) -> str:
     text = value.strip().rstrip(".")
     if not text:
         raise ValueError("a host name is required")
+    if len(text) > LONGEST_INPUT:
+        raise ValueError(f"{shown(value)} is longer than 253 characters")
     if any(ch.isspace() for ch in text) or "/" in text or "@" in text:
-        raise ValueError(f"{value!r} is not a host name (no spaces, '/' or '@')")
+        raise ValueError(f"{shown(value)} is not a host name (no spaces, '/' or '@')")
     try:
         ascii_name = idna.encode(text, uts46=True).decode("ascii")
     except idna.IDNAError as exc:
-        raise ValueError(f"{value!r} is not a valid host name: {exc}") from exc
+        raise ValueError(f"{shown(value)} is not a valid host name: {clip(str(exc), 120)}") from exc
     labels = ascii_name.split(".")
     if len(labels) < 2:
-        raise ValueError(f"{value!r} needs at least two labels, e.g. example.com")
+        raise ValueError(f"{shown(value)} needs at least two labels, e.g. example.com")
     if len(ascii_name) > 253:
-        raise ValueError(f"{value!r} is longer than 253 characters")
+        raise ValueError(f"{shown(value)} is longer than 253 characters")
     for label in labels:
-        if not LABEL.match(label):
+        if not LABEL.fullmatch(label):
             raise ValueError(
-                f"{value!r}: label {label!r} must be 1-63 letters, digits or hyphens, "
+                f"{shown(value)}: label {shown(label)} must be 1-63 letters, digits or hyphens, "
                 "not starting or ending with a hyphen"
             )
     if not labels[-1][0].isalpha():
-        raise ValueError(f"{value!r}: the last label must start with a letter")
+        raise ValueError(f"{shown(value)}: the last label must start with a letter")
     return ascii_name
 
 
@@ -52,9 +61,9 @@ def normalize_sender_pattern(value: str) -> str:
     if "@" not in text:
         return normalize_host(text)
     local, _, domain = text.rpartition("@")
-    if local != "*" and not LOCAL_PART.match(local):
+    if local != "*" and not LOCAL_PART.fullmatch(local):
         raise ValueError(
-            f"{value!r} is not a sender pattern: use an address (a@b.com), "
+            f"{shown(value)} is not a sender pattern: use an address (a@b.com), "
             "a domain (b.com) or every address of a domain (*@b.com)"
         )
     return f"{local}@{normalize_host(domain)}"
@@ -62,8 +71,8 @@ def normalize_sender_pattern(value: str) -> str:
 
 def check_object_id(value: str) -> str:
     text = value.strip()
-    if not ID_PATTERN.match(text):
-        raise ValueError(f"{value!r} is not an MxGuard id (letters, digits, '_' and '-')")
+    if not ID_PATTERN.fullmatch(text):
+        raise ValueError(f"{shown(value)} is not an MxGuard id (letters, digits, '_' and '-')")
     return text
 
 

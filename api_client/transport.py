@@ -5,18 +5,29 @@ Every request goes: wait for the rate budget -> send -> note ``X-RateLimit-*`` -
 error body and raised outside any ``except`` block, so they are never chained to a ``requests``
 exception (which holds the prepared request, ``Authorization`` header included). Log lines name
 method, path, status and request id, never the token.
+
+Every string a server (or a proxy on the way) sent that can end up in an exception or a log line
+(``error.message``, ``error.type``, ``error.param``, ``X-Request-Id``, ``Location``, the reason
+phrase, a body snippet, keys of a body that breaks the contract) is cut to a bounded length and
+scrubbed of the token, whole or in part (``Secret.scrub``).
 """
 
 from __future__ import annotations
 
+import errno
+import http.client
 import json
 import logging
+import socket
+import ssl
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import requests
+import urllib3.exceptions
 from pydantic import BaseModel, ValidationError
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, ReadTimeoutError
 
@@ -29,6 +40,7 @@ from api_client.errors import (
     MalformedResponseError,
     RateBudgetExhaustedError,
     RateLimitedError,
+    clip,
     error_class,
 )
 from api_client.ratelimit import RateBudget, ServerRateState, TokenRateLimiter, budget
@@ -40,6 +52,14 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 Timeout = float | tuple[float, float]
 _NOT_JSON = object()
 _SNIPPET = 200
+_MESSAGE = 500
+"""Longest ``error.message`` kept from a server; longer ones are cut (and end in ``…``)."""
+_SHORT = 100
+"""Longest ``error.type``, ``error.param``, ``X-Request-Id`` or reason phrase kept."""
+Scrub = Callable[[str], str]
+_CONTROL = {code: " " for code in (*range(32), 127)}
+"""Control characters a server sent become spaces: a message stays one line, and a log line
+cannot be forged with a CR/LF."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +71,8 @@ class Reply:
     request_id: str | None
     method: str
     path: str
+    scrub: Scrub = field(repr=False, compare=False)
+    """Cleans what the server sent (keys of the body) before it goes into an error."""
 
     def parse(self, model: type[ModelT]) -> ModelT:
         """The body as ``model``; ``MalformedResponseError`` if it does not fit the contract."""
@@ -58,11 +80,11 @@ class Reply:
             return model.model_validate(self.data)
         except ValidationError as exc:
             problems = "; ".join(
-                f"{'.'.join(str(part) for part in e['loc']) or 'body'}: {e['msg']}"
+                f"{clip('.'.join(str(part) for part in e['loc']), _SHORT) or 'body'}: {e['msg']}"
                 for e in exc.errors(include_url=False, include_input=False)[:3]
             )
         raise MalformedResponseError(
-            f"the answer does not match the contract's {model.__name__}: {problems}",
+            self.scrub(f"the answer does not match the contract's {model.__name__}: {problems}"),
             status=self.status,
             request_id=self.request_id,
             method=self.method,
@@ -96,6 +118,7 @@ class Transport:
         session: requests.Session | None = None,
     ) -> None:
         self.base_url = base_url
+        self._host = _host(base_url)
         self._secret = secret
         self._limiter = limiter
         self._timeout = timeout
@@ -242,7 +265,7 @@ class Transport:
                 method,
                 path,
                 response.status_code,
-                response.headers.get("X-Request-Id"),
+                self._server_text(response.headers.get("X-Request-Id"), _SHORT),
                 (time.perf_counter() - started) * 1000,
             )
             self._server.observe(response.headers)
@@ -250,26 +273,59 @@ class Transport:
         logger.debug("%s %s failed: %s", method, path, failure.error)
         return failure
 
+    def _server_text(self, value: object, limit: int) -> str | None:
+        """A string a server sent, cut to ``limit`` characters, on one line, scrubbed of the token.
+
+        Cut first, then scrubbed: what the cut leaves of a token is at most a few characters
+        of it, or enough for ``scrub`` to recognise.
+        """
+        if value is None:
+            return None
+        text = clip(value if isinstance(value, str) else str(value), limit)
+        return self._secret.scrub(text.translate(_CONTROL))
+
     def _failure(self, exc: requests.RequestException, method: str, path: str) -> _Failure:
-        """Our error for a ``requests`` exception, keeping only its scrubbed text."""
+        """Our error for a ``requests`` exception: one line naming the host and the cause.
+
+        The exception itself is not kept (its request holds the ``Authorization`` header): the
+        error's ``__cause__`` is a fresh one of the same type with its text scrubbed.
+        """
         before = _before_sending(exc)
-        detail = self._secret.scrub(f"{type(exc).__name__}: {exc}")[:_SNIPPET]
-        where = {"method": method, "path": path}
-        if isinstance(exc, requests.Timeout) or _caused_by_read_timeout(exc):
-            what = "timed out connecting" if before else "timed out waiting for the answer"
-            timeout = APITimeoutError(f"{what} ({detail})", sent=not before, **where)
-            return _Failure(timeout, transient=True)
-        transient = isinstance(
-            exc, requests.exceptions.ConnectionError | requests.exceptions.ChunkedEncodingError
-        ) and not isinstance(exc, requests.exceptions.SSLError)
-        if before:
-            what = "could not connect"
+        chain = _chain(exc)
+        timeout = isinstance(exc, requests.Timeout) or _caused_by_read_timeout(exc)
+        reason = self._timeout_reason(before) if timeout else _reason(chain, self._secret.scrub)
+        tls = not timeout and any(
+            isinstance(e, ssl.SSLError | requests.exceptions.SSLError) for e in chain
+        )
+        transient = timeout or (
+            isinstance(
+                exc, requests.exceptions.ConnectionError | requests.exceptions.ChunkedEncodingError
+            )
+            and not tls
+        )
+        if before or tls:
+            what = f"could not connect to {self._host}"
+        elif timeout:
+            what = f"no answer from {self._host}"
         elif transient:
-            what = "the connection failed after the request was sent"
+            what = f"the connection to {self._host} failed after the request was sent"
         else:
-            what = "the request could not be made"
-        error = APIConnectionError(f"{what} ({detail})", sent=not before and transient, **where)
+            what = f"the request to {self._host} could not be made"
+        kind = APITimeoutError if timeout else APIConnectionError
+        error = kind(
+            f"{what}: {reason}",
+            sent=not before and not tls and transient,
+            host=self._host,
+            reason=reason,
+            method=method,
+            path=self._secret.scrub(path),
+        )
+        error.__cause__ = _detached(exc, self._secret.scrub)
         return _Failure(error, transient=transient)
+
+    def _timeout_reason(self, connecting: bool) -> str:
+        connect, read = self._timeout if isinstance(self._timeout, tuple) else (self._timeout,) * 2
+        return f"timed out after {connect if connecting else read:g} s"
 
     def _api_error(self, response: requests.Response, method: str, path: str) -> APIError:
         status = response.status_code
@@ -280,33 +336,32 @@ class Transport:
             payload = None
         detail = payload.get("error") if isinstance(payload, dict) else None
         if isinstance(detail, dict):
-            error_type = _text(detail.get("type"))
-            message = _text(detail.get("message"))
-            param = _text(detail.get("param"))
+            error_type = self._server_text(detail.get("type"), _SHORT)
+            message = self._server_text(detail.get("message"), _MESSAGE)
+            param = self._server_text(detail.get("param"), _SHORT)
         if not message:
-            body = self._secret.scrub(response.text.strip())[:_SNIPPET]
-            message = f"HTTP {status} {response.reason or ''}".strip() + (
-                f": {body}" if body else ""
-            )
+            body = self._server_text(response.text.strip(), _SNIPPET)
+            phrase = self._server_text(response.reason or "", _SHORT)
+            message = f"HTTP {status} {phrase}".strip() + (f": {body}" if body else "")
         if 300 <= status < 400:
-            message = f"unexpected redirect to {response.headers.get('Location')!r}"
+            location = self._server_text(response.headers.get("Location"), _SNIPPET)
+            message = f"unexpected redirect to {location!r}"
         kind = error_class(status)
         where: dict[str, Any] = {
             "status": status,
             "error_type": error_type,
             "param": param,
-            "request_id": response.headers.get("X-Request-Id"),
+            "request_id": self._server_text(response.headers.get("X-Request-Id"), _SHORT),
             "method": method,
-            "path": path,
+            "path": self._secret.scrub(path),
         }
-        message = self._secret.scrub(message)
         if issubclass(kind, RateLimitedError):
             after = parse_retry_after(response.headers.get("Retry-After"), self._clock())
             return kind(message, retry_after=after, **where)
         return kind(message, **where)
 
     def _reply(self, response: requests.Response, method: str, path: str) -> Reply:
-        request_id = response.headers.get("X-Request-Id")
+        request_id = self._server_text(response.headers.get("X-Request-Id"), _SHORT)
         data: Any = None
         if response.content:
             try:
@@ -314,15 +369,15 @@ class Transport:
             except ValueError:
                 data = _NOT_JSON
         if data is _NOT_JSON:
-            snippet = self._secret.scrub(response.text)[:60]
+            snippet = self._server_text(response.text, 60)
             raise MalformedResponseError(
                 f"the answer is not valid JSON (starts {snippet!r})",
                 status=response.status_code,
                 request_id=request_id,
                 method=method,
-                path=path,
+                path=self._secret.scrub(path),
             )
-        return Reply(response.status_code, data, request_id, method, path)
+        return Reply(response.status_code, data, request_id, method, path, self._secret.scrub)
 
 
 def _before_sending(exc: requests.RequestException) -> bool:
@@ -346,5 +401,103 @@ def _caused_by_read_timeout(exc: requests.RequestException) -> bool:
     return isinstance(reason, ReadTimeoutError)
 
 
-def _text(value: object) -> str | None:
-    return None if value is None else str(value)
+def _host(base_url: str) -> str:
+    """``host`` or ``host:port`` of the API, without any user name or password."""
+    return urlsplit(base_url).netloc.rpartition("@")[2]
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what it wraps (``__cause__``, ``__context__``, ``args``, urllib3's
+    ``reason``), outermost first."""
+    found: list[BaseException] = []
+    todo = [exc]
+    while todo and len(found) < 32:
+        current = todo.pop(0)
+        if any(current is seen for seen in found):
+            continue
+        found.append(current)
+        inner = [getattr(current, "reason", None), current.__cause__, current.__context__]
+        todo += [e for e in (*inner, *current.args) if isinstance(e, BaseException)]
+    return found
+
+
+_UNREACHABLE = {
+    errno.ENETUNREACH: "network unreachable",
+    errno.EHOSTUNREACH: "host unreachable",
+    errno.EADDRNOTAVAIL: "address not available",
+}
+
+
+def _reason(chain: list[BaseException], scrub: Scrub) -> str:
+    """The cause of a transport failure in a few words: the most telling exception it wraps."""
+
+    def first(*kinds: type[BaseException]) -> BaseException | None:
+        return next((e for e in chain if isinstance(e, kinds)), None)
+
+    if first(socket.gaierror, urllib3.exceptions.NameResolutionError):
+        return "name not resolved"
+    certificate = first(ssl.SSLCertVerificationError)
+    if isinstance(certificate, ssl.SSLCertVerificationError):
+        why = certificate.verify_message
+        return "TLS certificate not accepted" + (f" ({scrub(clip(why, 80))})" if why else "")
+    tls = first(ssl.SSLError)
+    if tls is not None or first(requests.exceptions.SSLError, urllib3.exceptions.SSLError):
+        code = getattr(tls, "reason", None)
+        detail = f" ({code.lower().replace('_', ' ')})" if isinstance(code, str) else ""
+        return "TLS failure" + scrub(clip(detail, 80))
+    if first(requests.exceptions.ProxyError, urllib3.exceptions.ProxyError):
+        return "proxy failure"
+    for kind, words in (
+        # RemoteDisconnected is a ConnectionResetError too: it goes first
+        (http.client.RemoteDisconnected, "connection closed by the server without an answer"),
+        (ConnectionRefusedError, "connection refused"),
+        (ConnectionResetError, "connection reset"),
+        (ConnectionAbortedError, "connection aborted"),
+        (BrokenPipeError, "connection closed while sending (broken pipe)"),
+        (TimeoutError, "timed out"),
+    ):
+        if first(kind):
+            return words
+    unreachable = next(
+        (
+            _UNREACHABLE[e.errno]
+            for e in chain
+            if isinstance(e, OSError) and e.errno in _UNREACHABLE
+        ),
+        None,
+    )
+    if unreachable:
+        return unreachable
+    if first(
+        requests.exceptions.ChunkedEncodingError,
+        http.client.IncompleteRead,
+        urllib3.exceptions.IncompleteRead,
+    ):
+        return "the answer was cut short"
+    if first(http.client.HTTPException):
+        return "not a valid HTTP answer"
+    if first(urllib3.exceptions.ProtocolError):
+        return "connection broken"
+    if first(requests.exceptions.InvalidURL, requests.exceptions.MissingSchema):
+        return "invalid URL"
+    if first(requests.exceptions.InvalidHeader):
+        return "invalid header"
+    if first(requests.exceptions.ContentDecodingError):
+        return "the answer could not be decoded"
+    innermost = chain[-1]
+    text = " ".join(str(innermost).split())
+    words = scrub(clip(text, 120)) if text else ""
+    return f"{type(innermost).__name__}: {words}" if words else type(innermost).__name__
+
+
+def _detached(exc: requests.RequestException, scrub: Scrub) -> requests.RequestException:
+    """A copy of ``exc`` to keep as ``__cause__``: same type, scrubbed text, and no request,
+    response or traceback (whose frames hold the ``Authorization`` header)."""
+    text = scrub(str(exc))
+    try:
+        copy = type(exc)(text)
+    except Exception:  # a subclass with another signature
+        copy = requests.RequestException(text)
+    copy.request = None
+    copy.response = None
+    return copy

@@ -12,6 +12,7 @@ from api_client import (
     APIConnectionError,
     AuthenticationError,
     ConflictError,
+    InvalidArgumentError,
     InvalidRequestError,
     InvalidTokenError,
     MalformedResponseError,
@@ -99,6 +100,7 @@ def describe(error: BaseException) -> tuple[Exit, str]:
     table: list[tuple[type[BaseException], Exit, str]] = [
         (InvalidTokenError, Exit.AUTHENTICATION, "token"),
         (AuthenticationError, Exit.AUTHENTICATION, "authentication failed"),
+        (InvalidArgumentError, Exit.INVALID_INPUT, "invalid input"),
         (InvalidRequestError, Exit.INVALID_INPUT, "rejected by MxGuard"),
         (NotFoundError, Exit.NOT_FOUND, "not found"),
         (ConflictError, Exit.CONFLICT, "conflict"),

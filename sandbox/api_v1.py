@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from sandbox import schemas as s
-from sandbox.errors import ApiError
+from sandbox.errors import ApiError, shown
 from sandbox.state import SandboxState
 from sandbox.store import ConflictError, Page, PageQuery, TokenRecord
 from sandbox.timefmt import EARLIEST_US, format_us, parse_to_us
@@ -86,7 +86,9 @@ def _time(value: str | None, param: str) -> int | None:
     try:
         return parse_to_us(value)
     except ValueError as exc:
-        raise ApiError(400, f"{param}: not an RFC 3339 timestamp ({exc})", param=param) from exc
+        # the parser's message quotes the value whole; a long one is quoted cut short instead
+        detail = str(exc) if len(value) <= 100 else f"{shown(value)} is not one"
+        raise ApiError(400, f"{param}: not an RFC 3339 timestamp ({detail})", param=param) from exc
 
 
 def encode_cursor(key: tuple[int, str]) -> str:
@@ -121,7 +123,7 @@ def envelope(page: Page) -> dict[str, Any]:
 def _own_domain(state: SandboxState, token: TokenRecord, domain: str) -> dict[str, Any]:
     found = state.store.get_domain(token.customer_id, normal_host(domain))
     if found is None:
-        raise ApiError(404, f"no domain {domain!r} on this account", param="domain")
+        raise ApiError(404, f"no domain {shown(domain)} on this account", param="domain")
     return found
 
 
@@ -255,7 +257,7 @@ def add_sender_rule(
 def remove_sender_rule(state: State, token: Caller, domain: DomainPath, rule_id: str) -> Response:
     name = _own_domain(state, token, domain)["domain"]
     if not state.store.delete_rule(token.customer_id, name, rule_id):
-        raise ApiError(404, f"no sender rule {rule_id!r} on {name}", param="rule_id")
+        raise ApiError(404, f"no sender rule {shown(rule_id)} on {name}", param="rule_id")
     return Response(status_code=204)
 
 
@@ -293,7 +295,7 @@ def list_verdicts(
 def get_verdict(state: State, token: Caller, verdict_id: str) -> dict[str, Any]:
     found = state.store.get_verdict(token.customer_id, verdict_id, state.clock.now_us())
     if found is None:
-        raise ApiError(404, f"no verdict {verdict_id!r}", param="verdict_id")
+        raise ApiError(404, f"no verdict {shown(verdict_id)}", param="verdict_id")
     return found
 
 
@@ -323,7 +325,7 @@ def list_quarantine(
 def _held(state: SandboxState, token: TokenRecord, message_id: str) -> dict[str, Any]:
     found = state.store.get_quarantined(token.customer_id, message_id, state.clock.now_us())
     if found is None:
-        raise ApiError(404, f"no quarantined message {message_id!r}", param="message_id")
+        raise ApiError(404, f"no quarantined message {shown(message_id)}", param="message_id")
     return found
 
 

@@ -43,6 +43,9 @@ def create_app(settings: SandboxSettings | None = None) -> FastAPI:
         openapi_url="/api/v1/openapi.json",
         redoc_url=None,
         generate_unique_id_function=_operation_id,
+        # a path with a trailing slash is no endpoint: a 404 in the contract's error shape, not a
+        # 307 with an empty body pointing elsewhere
+        redirect_slashes=False,
     )
     app.state.sandbox = state
     app.include_router(api_v1.router)

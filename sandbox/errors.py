@@ -26,6 +26,16 @@ PATTERN_MEANINGS = {
     "pattern": "sender pattern (an address a@b.com, a domain b.com, or *@b.com)",
     "cursor": "cursor: pass the next_cursor of the previous page unchanged",
 }
+LONGEST_MESSAGE = 1000
+"""An error message is cut here: whatever it quotes, an answer stays small."""
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """``repr(value)`` for a message, cut short: a huge input is never echoed whole."""
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]!r}… ({len(value)} characters)"
+    text = repr(value)
+    return text if len(text) <= limit + 20 else text[: limit + 19] + "…"
 
 
 class ApiError(Exception):
@@ -40,6 +50,8 @@ class ApiError(Exception):
 
 
 def error_body(error_type: str, message: str, param: str | None = None) -> dict[str, Any]:
+    if len(message) > LONGEST_MESSAGE:
+        message = message[: LONGEST_MESSAGE - 1] + "…"
     return {"error": {"type": error_type, "message": message, "param": param}}
 
 
@@ -72,7 +84,7 @@ async def on_validation_error(_: Request, exc: Exception) -> JSONResponse:
     message = first.get("msg", "invalid request")
     if first.get("type") == "string_pattern_mismatch":
         expected = PATTERN_MEANINGS.get(location[-1] if location else "", "value of the right form")
-        message = f"{first.get('input')!r} is not a valid {expected}"
+        message = f"{shown(first.get('input'))} is not a valid {expected}"
     if param:
         message = f"{param}: {message}"
     return error_response(422, "invalid_request", message, param)
@@ -82,6 +94,8 @@ async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
     message = "no such endpoint" if status == 404 else str(exc.detail)
+    if status == 404 and len(request.url.path) > 1 and request.url.path.endswith("/"):
+        message += " (paths of the API do not end in '/')"
     headers = dict(exc.headers or {})
     if status == 405:
         allowed = request.app.state.allowed_methods(request.scope)

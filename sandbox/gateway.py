@@ -62,7 +62,12 @@ class GatewayMiddleware:
         await self.app(scope, receive, send_with_headers)
 
     def _authenticate(self, scope: Scope) -> tuple[Any, str | None]:
-        raw = dict(scope.get("headers", [])).get(b"authorization", b"").decode("latin-1")
+        given = [value for name, value in scope.get("headers", []) if name == b"authorization"]
+        if len(given) > 1:
+            # which one counts would depend on who reads it (the last wins in a dict, the first
+            # in Starlette's Headers): refuse rather than guess
+            return None, "more than one Authorization header; send exactly one"
+        raw = given[0].decode("latin-1") if given else ""
         scheme, _, credentials = raw.partition(" ")
         if not raw:
             return None, "missing Authorization header; send 'Authorization: Bearer <token>'"

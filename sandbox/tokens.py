@@ -8,7 +8,8 @@ import secrets
 
 TEST_PREFIX = "mxg_test_"
 TOKEN_BODY_LENGTH = 43
-TOKEN_PATTERN = re.compile(r"^mxg_(live|test)_[A-Za-z0-9_-]{43}$")
+TOKEN_PATTERN = re.compile(r"mxg_(live|test)_[A-Za-z0-9_-]{43}")
+"""Matched against the whole value (``fullmatch``: ``$`` would also match before a newline)."""
 
 
 def new_token() -> str:
@@ -21,7 +22,7 @@ def hash_token(token: str) -> str:
 
 
 def looks_like_token(token: str) -> bool:
-    return bool(TOKEN_PATTERN.match(token))
+    return TOKEN_PATTERN.fullmatch(token) is not None
 
 
 def redact(token: str) -> str:

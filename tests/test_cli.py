@@ -102,7 +102,7 @@ def test_run_with_flags_json_and_both_spellings(sandbox: SandboxServer, account:
         base_url=base,
     )
     assert conflict.returncode == 6
-    assert "update_domain" in conflict.stderr
+    assert "update-domain" in conflict.stderr
     bad = mxguard(
         "run",
         "add-sender-rule",

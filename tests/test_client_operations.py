@@ -17,6 +17,7 @@ from api_client import (
     DomainCreate,
     DomainStatus,
     DomainUpdate,
+    InvalidArgumentError,
     InvalidRequestError,
     MxGuardClient,
     NotFoundError,
@@ -91,7 +92,8 @@ def test_invalid_input_names_the_field(client: MxGuardClient) -> None:
     assert "punycode" in caught.value.message
     with pytest.raises(InvalidRequestError) as bad_time:
         list(client.verdicts.list(since="yesterday"))
-    assert bad_time.value.status == 400
+    assert isinstance(bad_time.value, InvalidArgumentError), "refused before sending"
+    assert bad_time.value.status is None
     assert bad_time.value.param == "since"
     with pytest.raises(InvalidRequestError) as too_big:
         client.verdicts.page(limit=501)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import http.client
+import json
+from typing import Any
+
 import requests
 
 from sandbox.server import SandboxServer
+from sandbox.tokens import looks_like_token
 from tests.support import Account, SandboxAdmin
 
 
@@ -93,3 +98,52 @@ def test_simulation_api_needs_the_admin_token(sandbox: SandboxServer, account: A
         assert response.status_code == 401
     spec = requests.get(f"{sandbox.base_url}/api/v1/openapi.json", timeout=5).json()
     assert not any(path.startswith("/_sandbox") for path in spec["paths"])
+
+
+def _raw_get(
+    sandbox: SandboxServer, path: str, authorizations: list[str]
+) -> tuple[int, dict[str, Any]]:
+    """A GET with the given ``Authorization`` headers, several if asked (``requests`` cannot)."""
+    connection = http.client.HTTPConnection(sandbox.host, sandbox.port, timeout=10)
+    try:
+        connection.putrequest("GET", f"/api/v1{path}")
+        for value in authorizations:
+            connection.putheader("Authorization", value)
+        connection.endheaders()
+        response = connection.getresponse()
+        headers = {name.lower(): value for name, value in response.getheaders()}
+        body = json.loads(response.read())
+    finally:
+        connection.close()
+    return response.status, {"headers": headers, "body": body}
+
+
+def test_two_authorization_headers_are_refused(sandbox: SandboxServer, admin: SandboxAdmin) -> None:
+    """Which one would count depends on who reads it: neither does."""
+    owner, other = admin.new_account(), admin.new_account()
+    for pair in (
+        [f"Bearer {other.token}", f"Bearer {owner.token}"],
+        [f"Bearer {owner.token}", f"Bearer {other.token}"],
+        [f"Bearer {owner.token}", f"Bearer {owner.token}"],
+        ["Bearer mxg_test_short", f"Bearer {owner.token}"],
+    ):
+        status, answer = _raw_get(sandbox, "/me", pair)
+        assert status == 401
+        assert answer["headers"]["www-authenticate"] == "Bearer"
+        assert answer["body"] == {
+            "error": {
+                "type": "authentication_failed",
+                "message": "more than one Authorization header; send exactly one",
+                "param": None,
+            }
+        }
+    status, answer = _raw_get(sandbox, "/me", [f"Bearer {owner.token}"])
+    assert status == 200
+    assert answer["body"]["id"] == owner.customer_id
+
+
+def test_a_token_must_match_whole() -> None:
+    token = "mxg_test_" + "a" * 43
+    assert looks_like_token(token)
+    for near in (token + "\n", token + "\r\n", "\n" + token, token + "a", token[:-1]):
+        assert not looks_like_token(near), repr(near)

@@ -163,3 +163,72 @@ def test_demo_account_is_realistic(sandbox_token_admin: tuple[SandboxAdmin, Acco
     domain = admin.public(demo, "GET", "/domains").json()["data"][0]["domain"]
     rules = admin.public(demo, "GET", f"/domains/{domain}/sender-rules").json()["data"]
     assert {r["action"] for r in rules} <= {"allow", "block"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/domains/example.com/"),
+        ("DELETE", "/domains/example.com/"),
+        ("PATCH", "/domains/example.com/"),
+        ("GET", "/domains/"),
+        ("GET", "/me/"),
+        ("GET", "/domains/example.com/sender-rules/"),
+        ("DELETE", "/domains/example.com/sender-rules/rule_1/"),
+        ("POST", "/quarantine/q_1/release/"),
+    ],
+)
+def test_a_trailing_slash_is_a_404_in_the_contracts_shape(
+    admin: SandboxAdmin, account: Account, method: str, path: str
+) -> None:
+    body = {"real_mx_host": "mail.example.com"} if method == "PATCH" else None
+    answer = admin.public(account, method, path, body)
+    assert answer.status_code == 404, answer.headers.get("location")
+    assert "location" not in answer.headers
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.json() == {
+        "error": {
+            "type": "not_found",
+            "message": "no such endpoint (paths of the API do not end in '/')",
+            "param": None,
+        }
+    }
+    assert "X-Request-Id" in answer.headers
+    assert admin.public(account, "GET", "/domains/example.com").status_code == 200, "untouched"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "param"),
+    [
+        ("GET", "/verdicts/" + "v" * 5000, "verdict_id"),
+        ("GET", "/quarantine/" + "q" * 5000, "message_id"),
+        ("POST", "/quarantine/" + "q" * 5000 + "/release", "message_id"),
+        ("DELETE", "/domains/example.com/sender-rules/" + "r" * 5000, "rule_id"),
+        ("GET", "/verdicts?since=" + "2026" * 1250, "since"),
+        ("GET", "/stats?until=" + "2026" * 1250, "until"),
+    ],
+)
+def test_error_messages_quote_a_long_value_in_part(
+    admin: SandboxAdmin, account: Account, method: str, path: str, param: str
+) -> None:
+    answer = admin.public(account, method, path)
+    assert answer.status_code in (400, 404)
+    error = answer.json()["error"]
+    assert error["param"] == param
+    assert len(error["message"]) < 200
+    assert "(5000 characters)" in error["message"]
+
+
+def test_a_long_value_that_breaks_a_pattern_is_quoted_in_part(
+    admin: SandboxAdmin, account: Account
+) -> None:
+    long_and_wrong = "a_" * 120 + ".example"  # within max_length (253), not a host name
+    answer = admin.public(
+        account, "POST", "/domains", {"domain": long_and_wrong, "real_mx_host": "m.example"}
+    )
+    assert answer.status_code == 422
+    error = answer.json()["error"]
+    assert error["param"] == "domain"
+    assert "is not a valid host name" in error["message"]
+    assert "(248 characters)" in error["message"]
+    assert len(error["message"]) < 250
