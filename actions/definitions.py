@@ -19,10 +19,11 @@ from api_client import (
     QuarantineStatus,
     SenderRule,
 )
+from api_client.contract import MAX_PAGE_SIZE
 from api_client.names import DomainName, MxHost, ObjectId, SenderPattern
 
 SEARCH_PAGES = 4
-"""A search reads at most this many pages (of 500) before it gives up looking."""
+"""A search reads at most this many pages (of ``MAX_PAGE_SIZE``) before it gives up looking."""
 
 
 class DomainResult(Domain):
@@ -124,7 +125,9 @@ def add_sender_rule(client: MxGuardClient, data: AddSenderRuleInput) -> SenderRu
         return SenderRuleResult(**rule.model_dump(), outcome="created")
     except ConflictError:
         same = [
-            r for r in client.sender_rules.list(data.domain, limit=500) if r.pattern == data.pattern
+            r
+            for r in client.sender_rules.list(data.domain, limit=MAX_PAGE_SIZE)
+            if r.pattern == data.pattern
         ]
     if not same:
         raise ActionConflictError(f"a rule for {data.pattern} conflicts on {data.domain}")
@@ -199,7 +202,7 @@ def find_quarantined_message(
     since = datetime.fromtimestamp(client.clock(), UTC) - timedelta(days=data.days)
     found: list[QuarantinedMessage] = []
     pages = client.quarantine.pages(
-        domain=data.domain, status=data.status, since=since, order="desc", limit=500
+        domain=data.domain, status=data.status, since=since, order="desc", limit=MAX_PAGE_SIZE
     )
     for number, page in enumerate(pages, start=1):
         found += [m for m in page.data if _matches(m, data)]

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from api_client.auth import Secret, check_token
 from api_client.client import MxGuardClient
-from api_client.config import DEFAULT_BASE_URL, TOKEN_ENV, URL_ENV
+from api_client.config import TOKEN_ENV, URL_ENV
+from api_client.contract import DEFAULT_BASE_URL
 from api_client.errors import (
     APIConnectionError,
     APIError,

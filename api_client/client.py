@@ -11,8 +11,6 @@ import requests
 from api_client.auth import Secret, load_token
 from api_client.config import (
     DEFAULT_MAX_RATE_LIMIT_WAIT,
-    DEFAULT_PER_HOUR,
-    DEFAULT_PER_MINUTE,
     DEFAULT_TIMEOUT,
     Clock,
     Jitter,
@@ -20,6 +18,7 @@ from api_client.config import (
     resolve_base_url,
     user_agent,
 )
+from api_client.contract import DEFAULT_PER_HOUR, DEFAULT_PER_MINUTE
 from api_client.models import Account, Stats
 from api_client.ratelimit import DEFAULT_MARGIN, RateBudget, TokenRateLimiter
 from api_client.resources import AccountResource, Domains, Quarantine, SenderRules, Verdicts

@@ -13,16 +13,17 @@ from urllib.parse import urlsplit
 
 import platformdirs
 
-DEFAULT_BASE_URL = "https://app.mxguard.uk"
+from api_client.contract import (
+    API_PREFIX,
+    DEFAULT_BASE_URL,
+)
+
 TOKEN_ENV = "MXGUARD_API_TOKEN"
 URL_ENV = "MXGUARD_API_URL"
-API_PREFIX = "/api/v1"
 DISTRIBUTION = "mxguard-connector"
 
 DEFAULT_TIMEOUT: tuple[float, float] = (5.0, 30.0)
 """Seconds to connect, and to wait for each read of the answer."""
-DEFAULT_PER_MINUTE = 60
-DEFAULT_PER_HOUR = 600
 DEFAULT_MAX_RATE_LIMIT_WAIT = 90.0
 """Longest single wait for the rate limits (a full minute window plus slack); beyond it the
 client raises instead of sleeping, so a poll can stop and resume later."""

@@ -28,7 +28,8 @@ from pathlib import Path
 
 from pyrate_limiter import Decision, Rate, RateItem, SQLiteBucket, validate_rate_list
 
-from api_client.config import DEFAULT_PER_HOUR, DEFAULT_PER_MINUTE, Clock, default_rate_limit_db
+from api_client.config import Clock, default_rate_limit_db
+from api_client.contract import DEFAULT_PER_HOUR, DEFAULT_PER_MINUTE
 
 logger = logging.getLogger("api_client")
 

@@ -32,7 +32,8 @@ from pydantic import BaseModel, ValidationError
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, ReadTimeoutError
 
 from api_client.auth import BearerAuth, Secret
-from api_client.config import API_PREFIX, Clock, Jitter, Sleep
+from api_client.config import Clock, Jitter, Sleep
+from api_client.contract import API_PREFIX
 from api_client.errors import (
     APIConnectionError,
     APIError,

@@ -21,6 +21,7 @@ from api_client import (
     RateLimitedError,
     ServerError,
 )
+from api_client.contract import MAX_PAGE_SIZE, MICROS
 from connector.cursor_store import SQLiteCursorStore, default_state_path
 from triggers import MemoryCursorStore, Poller, PollReport
 from triggers.base import TriggerDefinition
@@ -186,7 +187,7 @@ def make_poller(
     *,
     key: str,
     start_us: int | None = None,
-    page_size: int = 500,
+    page_size: int = MAX_PAGE_SIZE,
     sweep_interval_s: float = 120.0,
 ) -> Poller:
     clock = client.clock
@@ -196,7 +197,7 @@ def make_poller(
         filters=filters,
         store=store,
         key=key,
-        clock_us=lambda: int(clock() * 1_000_000),
+        clock_us=lambda: int(clock() * MICROS),
         policy=CursorPolicy(sweep_interval_s=sweep_interval_s),
         page_size=page_size,
         start_us=start_us,

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from api_client.contract import MICROS
 from sandbox import schemas as s
 from sandbox.errors import ApiError
 from sandbox.faults import Fault, FaultKind
@@ -23,8 +24,6 @@ from sandbox.state import SandboxState
 from sandbox.store import PageQuery
 from sandbox.timefmt import format_us, parse_to_us
 from sandbox.tokens import new_id
-
-MICROS = 1_000_000
 
 
 def admin_state(request: Request) -> SandboxState:

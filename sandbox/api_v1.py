@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api_client.contract import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from sandbox import schemas as s
 from sandbox.errors import ApiError, shown
 from sandbox.state import SandboxState
@@ -51,7 +52,14 @@ def caller(
 
 State = Annotated[SandboxState, Depends(sandbox_state)]
 Caller = Annotated[TokenRecord, Depends(caller)]
-Limit = Annotated[int, Query(ge=1, le=500, description="Page size (default 50, at most 500).")]
+Limit = Annotated[
+    int,
+    Query(
+        ge=1,
+        le=MAX_PAGE_SIZE,
+        description=f"Page size (default {DEFAULT_PAGE_SIZE}, at most {MAX_PAGE_SIZE}).",
+    ),
+]
 CursorParam = Annotated[
     str | None,
     Query(
@@ -152,7 +160,7 @@ def me(state: State, token: Caller) -> dict[str, Any]:
 def list_domains(
     state: State,
     token: Caller,
-    limit: Limit = 50,
+    limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: CursorParam = None,
     order: OrderParam = s.SortOrder.desc,
     since: SinceParam = None,
@@ -219,7 +227,7 @@ def list_sender_rules(
     state: State,
     token: Caller,
     domain: DomainPath,
-    limit: Limit = 50,
+    limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: CursorParam = None,
     order: OrderParam = s.SortOrder.desc,
 ) -> dict[str, Any]:
@@ -271,7 +279,7 @@ def list_verdicts(
     since: SinceParam = None,
     until: UntilParam = None,
     order: OrderParam = s.SortOrder.desc,
-    limit: Limit = 50,
+    limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: CursorParam = None,
 ) -> dict[str, Any]:
     query = page_query(limit, cursor, order, since, until)
@@ -308,7 +316,7 @@ def list_quarantine(
     since: SinceParam = None,
     until: UntilParam = None,
     order: OrderParam = s.SortOrder.desc,
-    limit: Limit = 50,
+    limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: CursorParam = None,
 ) -> dict[str, Any]:
     query = page_query(limit, cursor, order, since, until)

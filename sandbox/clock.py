@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 
-MICROS = 1_000_000
+from api_client.contract import MICROS
 
 
 class SandboxClock:

@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from api_client.contract import DEFAULT_BASE_URL
 from sandbox.assumptions import ASSUMPTIONS, OPERATION_ASSUMPTIONS
 
 TITLE = "MxGuard public API"
@@ -54,7 +55,7 @@ def build_spec(app: FastAPI) -> dict[str, Any]:
         openapi_version="3.1.0",
         description=description(),
         routes=app.routes,
-        servers=[{"url": "https://app.mxguard.uk", "description": "MxGuard"}],
+        servers=[{"url": DEFAULT_BASE_URL, "description": "MxGuard"}],
     )
     spec["x-assumptions"] = ASSUMPTIONS
     spec["security"] = [{"HTTPBearer": []}]

@@ -15,11 +15,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from api_client.contract import MICROS
 from sandbox.timefmt import format_us
 from sandbox.tokens import hash_token, new_id, new_token
 
 QUARANTINE_DAYS = 30
-DAY_US = 86_400 * 1_000_000
+DAY_US = 86_400 * MICROS
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS customers (

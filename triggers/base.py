@@ -11,7 +11,6 @@ from pydantic import BaseModel
 
 from api_client import MxGuardClient, Page
 
-MICROS = 1_000_000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 Filters = TypeVar("Filters", bound=BaseModel)
 

@@ -30,9 +30,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-MICROS = 1_000_000
-LATENESS_BOUND_S = 120.0
-"""MxGuard's published bound on how late a verdict can become visible."""
+from api_client.contract import LATENESS_BOUND_S, MICROS
+
 DEFAULT_SWEEP_INTERVAL_S = 120.0
 SWEEP_MARGIN_S = 30.0
 

@@ -16,11 +16,11 @@ from typing import Any
 from pydantic import BaseModel
 
 from api_client import InvalidRequestError, MxGuardClient
+from api_client.contract import MAX_PAGE_SIZE
 from triggers.base import FetchedPage, TriggerDefinition, from_micros
 from triggers.cursor import Cursor, CursorPolicy, CursorState
 from triggers.store import CursorStore
 
-MAX_PAGE_SIZE = 500
 Sink = Callable[[Sequence[BaseModel]], None]
 """Receives each page's new items; must have delivered them (written, flushed) when it returns."""
 

@@ -15,6 +15,7 @@ from pydantic_core import PydanticUndefined
 
 from api_client import TOKEN_ENV
 from api_client.auth import TOKEN_BODY_LENGTH, TOKEN_PREFIXES
+from api_client.contract import DEFAULT_BASE_URL, LATENESS_BOUND_S, MAX_PAGE_SIZE
 from api_client.names import check_object_id, normalize_host, normalize_sender_pattern
 from connector import __version__, registry
 from connector.manifest import operations
@@ -35,9 +36,8 @@ from connector.manifest.format import (
     Polling,
     RateLimits,
 )
-from triggers.cursor import DEFAULT_SWEEP_INTERVAL_S, LATENESS_BOUND_S
+from triggers.cursor import DEFAULT_SWEEP_INTERVAL_S
 
-DEFAULT_BASE_URL = "https://app.mxguard.uk"
 FORMATS = {
     normalize_host: "hostname",
     normalize_sender_pattern: "sender_pattern",
@@ -216,7 +216,10 @@ def connector_manifest() -> Connector:
                 request=HttpRequest(
                     method="GET",
                     path=operations.API + "/domains",
-                    query=[Param(name="order", value="asc"), Param(name="limit", value=500)],
+                    query=[
+                        Param(name="order", value="asc"),
+                        Param(name="limit", value=MAX_PAGE_SIZE),
+                    ],
                 ),
                 pagination=Pagination(),
             )

@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api_client.contract import MAX_PAGE_SIZE
+
 FORMAT_VERSION = 1
 FieldType = Literal["string", "integer", "number", "boolean", "datetime", "object", "array"]
 
@@ -78,7 +80,7 @@ class Pagination(Strict):
     next_cursor: str = "next_cursor"
     cursor_param: str = "cursor"
     limit_param: str = "limit"
-    max_limit: int = 500
+    max_limit: int = MAX_PAGE_SIZE
 
 
 class Polling(Strict):

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from api_client.contract import MAX_PAGE_SIZE
 from connector.manifest.format import HttpRequest, Param, StatusRule
 from connector.manifest.samples import SAMPLES
 from connector.registry import collect
 
 API = "/api/v1"
-LIST_LIMIT = 500
+LIST_LIMIT = MAX_PAGE_SIZE
 
 
 def _get(path: str, *query: Param) -> HttpRequest:
