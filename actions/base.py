@@ -12,7 +12,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from api_client import MxGuardClient
+from api_client import MxGuardClient, MxGuardError
 
 In = TypeVar("In", bound=BaseModel)
 ActionKind = Literal["create", "update", "delete", "search"]
@@ -26,16 +26,19 @@ class ActionInput(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
 
 
-class ActionConflictError(Exception):
-    """The request cannot be done in the account's current state; says why and what to do."""
+class ActionConflictError(MxGuardError):
+    """The request cannot be done in the account's current state; says why and what to do.
+
+    Raised after reading the account (so ``status`` is None); ``field`` names the input at fault.
+    Part of the one error tree drawn in ``connector/errors.py``.
+    """
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
-        self.message = message
         self.field = field
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ActionDefinition(Generic[In]):
     key: str
     noun: str

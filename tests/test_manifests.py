@@ -137,7 +137,9 @@ def test_trigger_pages_from_manifests_match_the_python_trigger(
     cursor: str | None = None
     runner_cursor: str | None = None
     while True:
-        page = trigger.fetch(client, filters, None, cursor, 40, "asc")
+        page = trigger.fetch(
+            client, filters=filters, since=None, cursor=cursor, limit=40, order="asc"
+        )
         items, runner_cursor = runner.poll_page(operation, raw, None, runner_cursor, 40, "asc")
         python_ids += [str(item.model_dump()["id"]) for item in page.items]
         runner_ids += [item["id"] for item in items]

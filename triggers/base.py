@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel
 
@@ -35,11 +35,26 @@ class FetchedPage:
         return cls(page.data, page.next_cursor if page.has_more else None)
 
 
-PageFetcher = Callable[[MxGuardClient, Any, datetime | None, str | None, int, str], FetchedPage]
-"""(client, filters, since, cursor, limit, order) -> one page, ``order`` being asc or desc."""
+Order = Literal["asc", "desc"]
 
 
-@dataclass(frozen=True)
+class PageFetcher(Protocol):
+    """One page of a trigger's items; every argument but the client by name, so a fetcher
+    cannot take ``cursor`` for ``since`` or a limit for an order."""
+
+    def __call__(
+        self,
+        client: MxGuardClient,
+        *,
+        filters: Any,
+        since: datetime | None,
+        cursor: str | None,
+        limit: int,
+        order: Order,
+    ) -> FetchedPage: ...
+
+
+@dataclass(frozen=True, kw_only=True)
 class TriggerDefinition(Generic[Filters]):
     """One polling trigger; everything else (manifests, exports, the CLI) is derived from it."""
 

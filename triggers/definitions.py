@@ -19,7 +19,7 @@ from api_client import (
     VerdictType,
 )
 from api_client.names import DomainName
-from triggers.base import FetchedPage, TriggerDefinition
+from triggers.base import FetchedPage, Order, TriggerDefinition
 
 
 class TriggerFilters(BaseModel):
@@ -48,11 +48,12 @@ class NoFilters(TriggerFilters):
 
 def _verdicts(
     client: MxGuardClient,
+    *,
     filters: VerdictFilters,
     since: datetime | None,
     cursor: str | None,
     limit: int,
-    order: str,
+    order: Order,
 ) -> FetchedPage:
     page = client.verdicts.page(
         domain=filters.domain,
@@ -68,11 +69,12 @@ def _verdicts(
 
 def _quarantine(
     client: MxGuardClient,
+    *,
     filters: QuarantineFilters,
     since: datetime | None,
     cursor: str | None,
     limit: int,
-    order: str,
+    order: Order,
 ) -> FetchedPage:
     page = client.quarantine.page(
         domain=filters.domain, since=since, order=order, limit=limit, cursor=cursor
@@ -82,11 +84,12 @@ def _quarantine(
 
 def _domains(
     client: MxGuardClient,
+    *,
     filters: NoFilters,
     since: datetime | None,
     cursor: str | None,
     limit: int,
-    order: str,
+    order: Order,
 ) -> FetchedPage:
     page = client.domains.page(since=since, order=order, limit=limit, cursor=cursor)
     return FetchedPage.of(page)

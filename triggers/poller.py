@@ -98,12 +98,19 @@ class Poller:
 
     def _fetch(self, since: int, page_cursor: str | None) -> FetchedPage:
         return self.trigger.fetch(
-            self.client, self.filters, from_micros(since), page_cursor, self.page_size, "asc"
+            self.client,
+            filters=self.filters,
+            since=from_micros(since),
+            cursor=page_cursor,
+            limit=self.page_size,
+            order="asc",
         )
 
     def sample(self, limit: int = 3) -> Sequence[BaseModel]:
         """The newest items, newest first, without reading or moving the cursor."""
-        page = self.trigger.fetch(self.client, self.filters, None, None, limit, "desc")
+        page = self.trigger.fetch(
+            self.client, filters=self.filters, since=None, cursor=None, limit=limit, order="desc"
+        )
         return page.items
 
     def _key(self, item: BaseModel) -> tuple[str, int]:

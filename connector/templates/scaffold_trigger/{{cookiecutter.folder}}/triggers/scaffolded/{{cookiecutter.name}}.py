@@ -11,17 +11,18 @@ from __future__ import annotations
 from datetime import datetime
 
 from api_client import Domain, MxGuardClient
-from triggers.base import FetchedPage, TriggerDefinition
+from triggers.base import FetchedPage, Order, TriggerDefinition
 from triggers.definitions import NoFilters
 
 
 def fetch(
     client: MxGuardClient,
+    *,
     filters: NoFilters,
     since: datetime | None,
     cursor: str | None,
     limit: int,
-    order: str,
+    order: Order,
 ) -> FetchedPage:
     page = client.domains.page(since=since, order=order, limit=limit, cursor=cursor)
     return FetchedPage.of(page)
