@@ -30,6 +30,8 @@ from typing import Any
 import platformdirs
 from filelock import FileLock, Timeout
 
+from connector.errors import CursorStoreError as CursorStoreError
+from connector.errors import CursorStoreFileError as CursorStoreFileError
 from triggers.cursor import CursorState, SeenChanges
 from triggers.store import CursorHeldError
 
@@ -59,15 +61,6 @@ file; setting up retries that many times, 0.1 s apart."""
 SETUP_LOCK_WAIT_S = 30.0
 """Opening takes a lock beside the file, so that several processes opening a new file at once
 never see it half made (an empty file is refused, see ``_check_file``)."""
-
-
-class CursorStoreError(Exception):
-    """The state file cannot be used or written; the message names the path and the cause."""
-
-
-class CursorStoreFileError(CursorStoreError):
-    """The path given for the state is not a usable cursor file (a folder, a device, another
-    program's database, a folder that does not exist or cannot be written)."""
 
 
 @dataclass(frozen=True)

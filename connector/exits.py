@@ -7,11 +7,16 @@ import enum
 import click
 from pydantic import ValidationError
 
-from actions import ActionConflictError
-from api_client import (
+from connector.errors import (
+    ActionConflictError,
     APIConnectionError,
     AuthenticationError,
     ConflictError,
+    CursorHeldError,
+    CursorStoreError,
+    CursorStoreFileError,
+    ExportError,
+    ExportOptionError,
     InvalidArgumentError,
     InvalidRequestError,
     InvalidTokenError,
@@ -19,10 +24,9 @@ from api_client import (
     MxGuardError,
     NotFoundError,
     RateLimitedError,
+    ScaffoldError,
     ServerError,
 )
-from connector.cursor_store import CursorStoreError, CursorStoreFileError
-from triggers.store import CursorHeldError
 
 MESSAGE_LIMIT = 300
 """Characters of one message line at most: an error never echoes a huge input whole."""
@@ -81,6 +85,64 @@ def shorten(text: str, limit: int = MESSAGE_LIMIT) -> str:
     )
 
 
+class OperationError(CommandError):
+    """An error of the tree in ``connector/errors.py`` (or invalid input) as the command line
+    reports it: ``operation_error`` makes one, of the subclass carrying the exit code that
+    ``EXIT_CODES`` gives; the error itself is its ``__cause__``."""
+
+
+def _coded(code: Exit) -> type[OperationError]:
+    class CodedError(OperationError):
+        exit_code = int(code)
+
+    CodedError.__name__ = CodedError.__qualname__ = f"OperationError{int(code)}"
+    return CodedError
+
+
+OPERATION_ERRORS = {code: _coded(code) for code in Exit}
+"""One ``OperationError`` subclass per exit code."""
+
+
+def operation_error(error: BaseException) -> OperationError:
+    """The ``click.ClickException`` reporting ``error`` with its message and exit code."""
+    code, message = describe(error)
+    failure = OPERATION_ERRORS[code](message)
+    failure.__cause__ = error
+    return failure
+
+
+EXIT_CODES: list[tuple[type[MxGuardError], Exit, str]] = [
+    (InvalidTokenError, Exit.AUTHENTICATION, "token"),
+    (AuthenticationError, Exit.AUTHENTICATION, "authentication failed"),
+    (InvalidArgumentError, Exit.INVALID_INPUT, "invalid input"),
+    (InvalidRequestError, Exit.INVALID_INPUT, "rejected by MxGuard"),
+    (NotFoundError, Exit.NOT_FOUND, "not found"),
+    (ConflictError, Exit.CONFLICT, "conflict"),
+    (ActionConflictError, Exit.CONFLICT, "conflict"),
+    (CursorHeldError, Exit.CONFLICT, "cursor in use"),
+    (RateLimitedError, Exit.RATE_LIMITED, "rate limited"),
+    (APIConnectionError, Exit.UNAVAILABLE, "MxGuard unreachable"),
+    (ServerError, Exit.UNAVAILABLE, "MxGuard failed"),
+    (MalformedResponseError, Exit.UNAVAILABLE, "unexpected answer from MxGuard"),
+    (CursorStoreFileError, Exit.USAGE, "cursor state"),
+    (CursorStoreError, Exit.FAILED, "cursor state"),
+    (ScaffoldError, Exit.USAGE, "scaffold"),
+    (ExportOptionError, Exit.USAGE, "export"),
+    (ExportError, Exit.FAILED, "export failed"),
+    (MxGuardError, Exit.FAILED, "error"),
+]
+"""Every error of the tree (``connector/errors.py``) and its exit code, most specific first:
+the first row the error is an instance of gives the code and the message's label."""
+
+
+def exit_code(error: BaseException) -> tuple[Exit, str]:
+    """The exit code and label of an error, from ``EXIT_CODES``."""
+    for kind, code, label in EXIT_CODES:
+        if isinstance(error, kind):
+            return code, label
+    return Exit.FAILED, f"unexpected error: {type(error).__name__}"
+
+
 def describe(error: BaseException) -> tuple[Exit, str]:
     """The exit code and the one-paragraph message for an error."""
     if isinstance(error, ValidationError):
@@ -89,28 +151,5 @@ def describe(error: BaseException) -> tuple[Exit, str]:
             where = ".".join(str(p) for p in problem["loc"]) or "input"
             lines.append(f"  {where}: {problem['msg'].removeprefix('Value error, ')}")
         return Exit.INVALID_INPUT, shorten("invalid input:\n" + "\n".join(lines))
-    if isinstance(error, ActionConflictError):
-        return Exit.CONFLICT, shorten(f"conflict: {error.message}")
-    if isinstance(error, CursorHeldError):
-        return Exit.CONFLICT, f"cursor in use: {error}"
-    if isinstance(error, CursorStoreFileError):
-        return Exit.USAGE, f"cursor state: {error}"
-    if isinstance(error, CursorStoreError):
-        return Exit.FAILED, f"cursor state: {error}"
-    table: list[tuple[type[BaseException], Exit, str]] = [
-        (InvalidTokenError, Exit.AUTHENTICATION, "token"),
-        (AuthenticationError, Exit.AUTHENTICATION, "authentication failed"),
-        (InvalidArgumentError, Exit.INVALID_INPUT, "invalid input"),
-        (InvalidRequestError, Exit.INVALID_INPUT, "rejected by MxGuard"),
-        (NotFoundError, Exit.NOT_FOUND, "not found"),
-        (ConflictError, Exit.CONFLICT, "conflict"),
-        (RateLimitedError, Exit.RATE_LIMITED, "rate limited"),
-        (APIConnectionError, Exit.UNAVAILABLE, "MxGuard unreachable"),
-        (ServerError, Exit.UNAVAILABLE, "MxGuard failed"),
-        (MalformedResponseError, Exit.UNAVAILABLE, "unexpected answer from MxGuard"),
-        (MxGuardError, Exit.FAILED, "error"),
-    ]
-    for kind, code, label in table:
-        if isinstance(error, kind):
-            return code, shorten(f"{label}: {error}")
-    return Exit.FAILED, shorten(f"unexpected error: {type(error).__name__}: {error}")
+    code, label = exit_code(error)
+    return code, shorten(f"{label}: {error}")

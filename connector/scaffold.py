@@ -15,14 +15,11 @@ from typing import Literal
 from cookiecutter.main import cookiecutter
 
 from connector import registry
+from connector.errors import ScaffoldError as ScaffoldError
 from connector.export.common import TEMPLATES
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{2,48}$")
 Kind = Literal["trigger", "action"]
-
-
-class ScaffoldError(Exception):
-    """The name or the place is not right; the message says how to fix it."""
 
 
 def check_name(kind: Kind, name: str) -> str:

@@ -1,4 +1,8 @@
-"""The ``mxguard`` command line as people and scripts run it: a real process, a live sandbox."""
+"""The ``mxguard`` command line as people and scripts run it, against a live sandbox.
+
+In-process (``invoke``, the console script's own function, output captured), except where a real
+process matters: a poll killed mid-way.
+"""
 
 from __future__ import annotations
 
@@ -7,28 +11,47 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from connector.cli import invoke
 from sandbox.server import SandboxServer
 from tests.support import Account, SandboxAdmin
 
 MXGUARD = [sys.executable, "-m", "connector"]
 
 
-def mxguard(
-    *args: str, account: Account | None = None, base_url: str = "", timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*MXGUARD, *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=_env(account, base_url),
-        check=False,
-    )
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+Run = Callable[..., Result]
+
+
+@pytest.fixture
+def mxguard(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Run:
+    """Run the command line in-process with only the given MXGUARD_ variables set."""
+
+    def run(*args: str, account: Account | None = None, base_url: str = "") -> Result:
+        for name in [k for k in os.environ if k.startswith("MXGUARD_")]:
+            monkeypatch.delenv(name)
+        if account:
+            monkeypatch.setenv("MXGUARD_API_TOKEN", account.token)
+        if base_url:
+            monkeypatch.setenv("MXGUARD_API_URL", base_url)
+        capsys.readouterr()
+        code = invoke(list(args))
+        out, err = capsys.readouterr()
+        return Result(code, out, err)
+
+    return run
 
 
 def _env(account: Account | None, base_url: str) -> dict[str, str]:
@@ -44,7 +67,7 @@ def lines(text: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
-def test_list_names_every_operation() -> None:
+def test_list_names_every_operation(mxguard: Run) -> None:
     result = mxguard("list")
     assert result.returncode == 0
     names = [line.split()[1] for line in result.stdout.splitlines()]
@@ -52,7 +75,7 @@ def test_list_names_every_operation() -> None:
     assert {"add-domain", "release-message", "find-quarantined-message"} <= set(names)
 
 
-def test_me_and_exit_codes(sandbox: SandboxServer, account: Account) -> None:
+def test_me_and_exit_codes(mxguard: Run, sandbox: SandboxServer, account: Account) -> None:
     ok = mxguard("me", account=account, base_url=sandbox.base_url)
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["id"] == account.customer_id
@@ -70,7 +93,9 @@ def test_me_and_exit_codes(sandbox: SandboxServer, account: Account) -> None:
     assert mxguard("poll", "no-such-trigger").returncode == 2
 
 
-def test_run_with_flags_json_and_both_spellings(sandbox: SandboxServer, account: Account) -> None:
+def test_run_with_flags_json_and_both_spellings(
+    mxguard: Run, sandbox: SandboxServer, account: Account
+) -> None:
     base = sandbox.base_url
     added = mxguard(
         "run",
@@ -127,7 +152,7 @@ def test_run_with_flags_json_and_both_spellings(sandbox: SandboxServer, account:
 
 
 def test_poll_prints_json_lines_and_keeps_its_cursor(
-    sandbox: SandboxServer, admin: SandboxAdmin, account: Account, tmp_path: Path
+    mxguard: Run, sandbox: SandboxServer, admin: SandboxAdmin, account: Account, tmp_path: Path
 ) -> None:
     state = str(tmp_path / "cursors.sqlite")
     args = ("poll", "new-verdict", "--state", state)
@@ -158,7 +183,7 @@ def test_poll_prints_json_lines_and_keeps_its_cursor(
 
 @pytest.mark.slow
 def test_a_killed_poll_loses_nothing_and_repeats_at_most_the_page_in_flight(
-    roomy_sandbox: SandboxServer, tmp_path: Path
+    mxguard: Run, roomy_sandbox: SandboxServer, tmp_path: Path
 ) -> None:
     admin = SandboxAdmin(roomy_sandbox)
     account = admin.new_account(domains=("example.com",))
@@ -201,7 +226,7 @@ def test_a_killed_poll_loses_nothing_and_repeats_at_most_the_page_in_flight(
         for x in [*before_kill, *rest.splitlines(keepends=True)]
         if x.endswith("\n")
     ]
-    after = mxguard(*args, account=account, base_url=roomy_sandbox.base_url, timeout=120)
+    after = mxguard(*args, account=account, base_url=roomy_sandbox.base_url)
     assert after.returncode == 0, after.stderr
     resumed = [item["id"] for item in lines(after.stdout)]
     everything = delivered + resumed
@@ -209,3 +234,37 @@ def test_a_killed_poll_loses_nothing_and_repeats_at_most_the_page_in_flight(
     repeated = len(everything) - 3000
     assert 0 <= repeated <= 100, f"{repeated} repeated: at most the page in flight"
     assert len(delivered) >= 1250
+
+
+@pytest.mark.parametrize(("extra", "reachable"), [((), True), (("--sample",), True), ((), False)])
+def test_a_poll_closes_its_cursor_file_however_it_ends(
+    mxguard: Run,
+    sandbox: SandboxServer,
+    account: Account,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    extra: tuple[str, ...],
+    reachable: bool,
+) -> None:
+    from connector.cursor_store import SQLiteCursorStore
+
+    opened: list[SQLiteCursorStore] = []
+    closed: list[SQLiteCursorStore] = []
+    real_init, real_close = SQLiteCursorStore.__init__, SQLiteCursorStore.close
+
+    def init(self: SQLiteCursorStore, *args: Any, **kwargs: Any) -> None:
+        real_init(self, *args, **kwargs)
+        opened.append(self)
+
+    def close(self: SQLiteCursorStore) -> None:
+        closed.append(self)
+        real_close(self)
+
+    monkeypatch.setattr(SQLiteCursorStore, "__init__", init)
+    monkeypatch.setattr(SQLiteCursorStore, "close", close)
+    args = ("poll", "new-verdict", "--state", str(tmp_path / "c.sqlite"), *extra)
+    base_url = sandbox.base_url if reachable else "http://127.0.0.1:9"
+    result = mxguard(*args, account=account, base_url=base_url)
+    assert result.returncode == (0 if reachable else 8), result.stderr
+    assert len(opened) == 1
+    assert opened == closed

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol
 
+from api_client import MxGuardError
 from triggers.cursor import CursorState, SeenChanges
 
 
@@ -29,8 +30,8 @@ class CursorStore(Protocol):
         ...
 
 
-class CursorHeldError(Exception):
-    """Another poller holds this cursor."""
+class CursorHeldError(MxGuardError):
+    """Another poller holds this cursor (part of the tree drawn in ``connector/errors.py``)."""
 
 
 class MemoryCursorStore:

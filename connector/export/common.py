@@ -10,6 +10,7 @@ from typing import Any
 
 from cookiecutter.main import cookiecutter
 
+from connector.errors import ExportFolderError, ExportOptionError
 from connector.manifest.files import load_connector, load_operations
 from connector.manifest.format import Connector, Operation
 
@@ -38,7 +39,9 @@ def load_bundle(manifests: Path, base_url: str | None) -> Bundle:
     connector = load_connector(manifests)
     url = (base_url or connector.base_url).rstrip("/")
     if not url.startswith(("https://", "http://")):
-        raise ValueError(f"--base-url must start with https:// or http://, not {url!r}")
+        raise ExportOptionError(
+            f"--base-url must start with https:// or http://, not {url!r}", param="--base-url"
+        )
     return Bundle(connector, load_operations(manifests), url)
 
 
@@ -46,8 +49,8 @@ def render_template(platform: str, out: Path, context: dict[str, Any]) -> Path:
     """Render ``templates/<platform>`` into ``out`` (replacing what an earlier export left)."""
     if out.exists():
         if not (out / ".mxguard-export").exists() and any(out.iterdir()):
-            raise FileExistsError(
-                f"{out} exists and is not an earlier export; choose another --out"
+            raise ExportFolderError(
+                f"{out} exists and is not an earlier export; choose another --out", param="--out"
             )
         shutil.rmtree(out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from connector.errors import ExportError
 from connector.export.common import Bundle, render_template, write_json
 from connector.export.make_iml import (
     fill,
@@ -478,7 +479,7 @@ def rule_shape(op: Operation) -> str:
     for shape, fits in shapes.items():
         if fits:
             return shape
-    raise ValueError(f"{op.key}: its status rules cannot be expressed for Make yet")
+    raise ExportError(f"{op.key}: its status rules cannot be expressed for Make yet")
 
 
 def trigger(op: Operation) -> dict[str, Any]:

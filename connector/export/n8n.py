@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from connector.errors import ExportError
 from connector.export import n8n_properties as props
 from connector.export import n8n_spec as spec
 from connector.export.common import Bundle, render_template
@@ -83,7 +84,7 @@ def _credential(bundle: Bundle) -> dict[str, str]:
 def _repository(url: str) -> str:
     url = url.rstrip("/").removesuffix(".git")
     if not url.startswith("https://github.com/") or url.count("/") != 4:
-        raise ValueError(f"repository must be https://github.com/OWNER/NAME, not {url!r}")
+        raise ExportError(f"repository must be https://github.com/OWNER/NAME, not {url!r}")
     return url
 
 

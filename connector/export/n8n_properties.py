@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from connector.errors import ExportError
 from connector.export.n8n_spec import camel, param_name
 from connector.manifest.format import InputField, Operation
 
@@ -95,7 +96,7 @@ def field(noun: str, f: InputField, show: dict[str, list[str]]) -> dict[str, Any
         prop.update(type="options", options=_options(f.choices, optional), default=default)
     elif f.type in ("integer", "number"):
         if f.default is None:
-            raise ValueError(f"{f.key}: a number input needs a default in n8n")
+            raise ExportError(f"{f.key}: a number input needs a default in n8n")
         limits = {"minValue": f.min, "maxValue": f.max}
         if f.type == "integer":
             limits["numberPrecision"] = 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from connector.errors import ExportError
 from connector.manifest.format import (
     Connector,
     DynamicChoices,
@@ -141,7 +142,7 @@ def dynamic_sources(operations: list[Operation]) -> dict[str, DynamicChoices]:
                 continue
             known = found.setdefault(field.dynamic.source, field.dynamic)
             if known != field.dynamic:
-                raise ValueError(f"{op.key}.{field.key}: list source {known.source} used two ways")
+                raise ExportError(f"{op.key}.{field.key}: list source {known.source} used two ways")
     return found
 
 
@@ -150,7 +151,7 @@ def list_sources(connector: Connector, operations: list[Operation]) -> dict[str,
     specs: dict[str, Any] = {}
     for key, dynamic in dynamic_sources(operations).items():
         if key not in sources:
-            raise ValueError(f"inputs use the list source {key!r}, which connector.json lacks")
+            raise ExportError(f"inputs use the list source {key!r}, which connector.json lacks")
         source = sources[key]
         specs[key] = {
             "request": request(source.request),

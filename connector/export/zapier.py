@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from connector.errors import ExportError
 from connector.export.common import Bundle, render_template, write_json
 from connector.manifest.format import FORMAT_VERSION, Operation
 
@@ -96,11 +97,13 @@ def _check(bundle: Bundle) -> None:
     """Refuse what the runtime does not understand, rather than export a broken app."""
     versions = {bundle.connector.format_version} | {op.format_version for op in bundle.operations}
     if versions != {FORMAT_VERSION}:
-        raise ValueError(f"manifest format {sorted(versions)}; the exporter reads {FORMAT_VERSION}")
+        raise ExportError(
+            f"manifest format {sorted(versions)}; the exporter reads {FORMAT_VERSION}"
+        )
     hidden = {f"list_{source.key}" for source in bundle.connector.list_sources}
     clash = hidden & {op.key for op in bundle.operations}
     if clash:
-        raise ValueError(f"operation keys {sorted(clash)} clash with Zapier dropdown triggers")
+        raise ExportError(f"operation keys {sorted(clash)} clash with Zapier dropdown triggers")
     for op in bundle.operations:
         if op.kind == "trigger" and (op.pagination is None or op.polling is None):
-            raise ValueError(f"trigger {op.key}: a Zapier trigger needs pagination and polling")
+            raise ExportError(f"trigger {op.key}: a Zapier trigger needs pagination and polling")

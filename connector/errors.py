@@ -1,0 +1,111 @@
+"""Everything an operation, a cursor store, an export or a scaffold raises, as one tree.
+
+``except MxGuardError`` catches all of it; the root and the client's branch live in
+``api_client/errors.py`` (which draws that branch in full), the action and trigger errors beside
+their code, the connector's own ones here. Every name is importable from this module. The
+number is the exit code of the ``mxguard`` command line (the table is ``connector.exits``)::
+
+    MxGuardError                          api_client.errors: the root          1
+     ├── InvalidTokenError                    token missing or malformed           4
+     ├── APIConnectionError                   MxGuard unreachable                  8
+     ├── MalformedResponseError               an answer that is not the contract  8
+     ├── APIError                             an error status (see api_client/errors.py)
+     │    ├── InvalidRequestError                 400, 422; InvalidArgumentError    3
+     │    ├── AuthenticationError                 401                               4
+     │    ├── NotFoundError                       404                               5
+     │    ├── ConflictError                       409                               6
+     │    ├── RateLimitedError                    429                               7
+     │    └── ServerError                         5xx                               8
+     ├── ActionConflictError              actions.base: the account's state refuses it  6
+     ├── CursorHeldError                  triggers.store: another poller holds it     6
+     ├── CursorStoreError                 the cursor file cannot be used or written   1
+     │    └── CursorStoreFileError            the --state path is not a cursor file   2
+     ├── ScaffoldError                    a scaffold name or place that cannot work   2
+     └── ExportError                      the manifests cannot be exported; ValueError 1
+          └── ExportOptionError               an export option that cannot work       2
+               └── ExportFolderError              --out is not an earlier export;     2
+                                                  also a FileExistsError
+
+Input that fails validation before anything is sent is a pydantic ``ValidationError`` (exit 3),
+as pydantic raises it; ``OutputClosedError`` (``| head``, exit 141) is control flow, not an
+error of an operation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from actions.base import ActionConflictError
+from api_client.errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    AuthenticationError,
+    ConflictError,
+    InvalidArgumentError,
+    InvalidRequestError,
+    InvalidTokenError,
+    MalformedResponseError,
+    MxGuardError,
+    NotFoundError,
+    RateBudgetExhaustedError,
+    RateLimitedError,
+    ServerError,
+)
+from triggers.store import CursorHeldError
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "ActionConflictError",
+    "AuthenticationError",
+    "ConflictError",
+    "CursorHeldError",
+    "CursorStoreError",
+    "CursorStoreFileError",
+    "ExportError",
+    "ExportFolderError",
+    "ExportOptionError",
+    "InvalidArgumentError",
+    "InvalidRequestError",
+    "InvalidTokenError",
+    "MalformedResponseError",
+    "MxGuardError",
+    "NotFoundError",
+    "RateBudgetExhaustedError",
+    "RateLimitedError",
+    "ScaffoldError",
+    "ServerError",
+]
+
+
+class CursorStoreError(MxGuardError):
+    """The state file cannot be used or written; the message names the path and the cause."""
+
+
+class CursorStoreFileError(CursorStoreError):
+    """The path given for the state is not a usable cursor file (a folder, a device, another
+    program's database, a folder that does not exist or cannot be written)."""
+
+
+class ScaffoldError(MxGuardError):
+    """The name or the place is not right; the message says how to fix it."""
+
+
+class ExportError(MxGuardError, ValueError):
+    """The manifests cannot be exported for a platform (a format the exporter does not read, a
+    rule the platform cannot express); nothing was written. A ``ValueError`` too."""
+
+
+class ExportOptionError(ExportError):
+    """An export option that cannot work; ``param`` names it (``--base-url``, ``--out``)."""
+
+
+class ExportFolderError(ExportOptionError, FileExistsError):
+    """``--out`` exists and is not an earlier export: it is never replaced. A
+    ``FileExistsError`` too."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Picklable: an ``OSError`` cannot be made by ``MxGuardError``'s way."""
+        return (type(self), (self.message,), dict(self.__dict__))
