@@ -24,6 +24,7 @@ import click
 from pydantic import ValidationError
 
 from api_client import MxGuardError
+from api_client.contract import DEFAULT_BASE_URL
 from connector import __version__
 from connector.cli import contract, demo, export, info, manifests, poll, run, sandbox, scaffold
 from connector.cli.base import CONTEXT, Settings, pass_settings
@@ -54,7 +55,7 @@ class MainGroup(click.Group):
 @click.option(
     "--base-url",
     envvar="MXGUARD_API_URL",
-    help="API address [env: MXGUARD_API_URL; default: https://app.mxguard.uk].",
+    help=f"API address [env: MXGUARD_API_URL; default: {DEFAULT_BASE_URL}].",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress or status lines on stderr.")
 @click.option("--debug", is_flag=True, help="On an error, show the traceback too.")

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 from pydantic import ValidationError
 
+from api_client.contract import DEFAULT_BASE_URL
 from connector.errors import ExportOptionError
 
 EXPORTERS = {
@@ -30,7 +31,7 @@ EXPORTERS = {
     "--base-url",
     "api_url",
     metavar="URL",
-    help="The API the integration calls [default: https://app.mxguard.uk].",
+    help=f"The API the integration calls [default: {DEFAULT_BASE_URL}].",
 )
 @click.option(
     "--manifests",

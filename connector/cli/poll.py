@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from api_client.contract import MAX_PAGE_SIZE
 from connector import registry
 from connector.cli.base import NamedGroup, Settings, pass_settings, validated
 from connector.cursor_store import SQLiteCursorStore
@@ -137,7 +138,12 @@ def poll_command(key: str) -> click.Command:
             help="Seconds between polls with --follow.",
         ),
         click.Option(["--reset"], is_flag=True, help="Forget the cursor first (starts from now)."),
-        click.Option(["--page-size"], type=click.IntRange(1, 500), default=500, show_default=True),
+        click.Option(
+            ["--page-size"],
+            type=click.IntRange(1, MAX_PAGE_SIZE),
+            default=MAX_PAGE_SIZE,
+            show_default=True,
+        ),
         click.Option(
             ["--look-back-every"],
             type=Seconds(1, 86_400),

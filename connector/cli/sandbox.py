@@ -6,6 +6,8 @@ import sys
 
 import click
 
+from api_client.contract import DEFAULT_PER_HOUR, DEFAULT_PER_MINUTE
+
 
 @click.command(short_help="Run a local, stateful MxGuard API.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
@@ -16,8 +18,12 @@ import click
 @click.option("--seed", type=click.Choice(["demo", "empty"]), default="demo", show_default=True)
 @click.option("--token", help="The first customer's token (default: a new mxg_test_ token).")
 @click.option("--admin-token", help="Token of the /_sandbox/ simulation API (default: new).")
-@click.option("--rate-per-minute", default=60, show_default=True, type=click.IntRange(1))
-@click.option("--rate-per-hour", default=600, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--rate-per-minute", default=DEFAULT_PER_MINUTE, show_default=True, type=click.IntRange(1)
+)
+@click.option(
+    "--rate-per-hour", default=DEFAULT_PER_HOUR, show_default=True, type=click.IntRange(1)
+)
 def sandbox(
     host: str,
     port: int,

@@ -15,7 +15,6 @@ from connector.manifest.files import load_connector, load_operations
 from connector.manifest.format import Connector, Operation
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-DEFAULT_BASE_URL = "https://app.mxguard.uk"
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from api_client.contract import MAX_PAGE_SIZE
 from connector.errors import ExportError
 from connector.export.common import Bundle, render_template, write_json
 from connector.export.make_iml import (
@@ -37,7 +38,7 @@ from connector.manifest.format import (
 CONNECTION = "mxguard"
 MAKE_RECORD_CAP = 3200
 """Make reads at most 3,200 paginated records in one execution of a module."""
-TRIGGER_PAGE = 500
+TRIGGER_PAGE = MAX_PAGE_SIZE
 """Items per page when polling: the API's maximum, as Make advises pages as large as possible."""
 EPOCH_LIMIT = 300
 RPC_CALLS = 3
@@ -599,7 +600,7 @@ def located(bundle: Bundle, op: Operation, object_path: str) -> dict[str, Any]:
         "next_cursor": paging.next_cursor if paging else "next_cursor",
         "cursor_param": paging.cursor_param if paging else "cursor",
         "limit_param": paging.limit_param if paging else "limit",
-        "max_limit": paging.max_limit if paging else 500,
+        "max_limit": paging.max_limit if paging else MAX_PAGE_SIZE,
         "field": item_field,
         "value": normal_ref(field),
     }
