@@ -19,14 +19,14 @@ from pydantic import BaseModel
 from bench.harness import (
     PAGE_SIZE,
     Backlog,
-    SandboxAdmin,
-    SandboxProcess,
     bench_client,
+    bench_sandbox,
     make_backlog,
     verdict_poller,
 )
 from bench.report import Table
 from connector.cursor_store import SQLiteCursorStore
+from sandbox.simulation import SimulationClient
 from triggers.base import TriggerDefinition
 from triggers.definitions import NEW_VERDICT
 
@@ -71,20 +71,20 @@ class Outcome:
         return exact and self.requests <= self.minimum * (1 + TOLERANCE)
 
 
-def measure(admin: SandboxAdmin, backlog: Backlog, state_dir: Path) -> Outcome:
+def measure(simulation: SimulationClient, backlog: Backlog, state_dir: Path) -> Outcome:
     """One backfill poll over the backlog, then a follow-up poll with nothing new."""
     account = backlog.account
     store = SQLiteCursorStore(state_dir / f"{account.token_id}.sqlite")
     sink = DistinctSink(NEW_VERDICT)
-    with bench_client(admin.base_url, account.token) as client:
+    with bench_client(simulation.base_url, account.token) as client:
         poller = verdict_poller(client, store, backlog.start_us)
-        before = admin.requests_served(account)
+        before = simulation.requests_served(account)["total"]
         started = time.perf_counter()
         report = poller.poll(sink)
         seconds = time.perf_counter() - started
-        after = admin.requests_served(account)
+        after = simulation.requests_served(account)["total"]
         poller.poll(sink)
-        follow_up = admin.requests_served(account) - after
+        follow_up = simulation.requests_served(account)["total"] - after
     store.close()
     return Outcome(
         count=backlog.count,
@@ -100,10 +100,10 @@ def measure(admin: SandboxAdmin, backlog: Backlog, state_dir: Path) -> Outcome:
 
 def run(quick: bool = False) -> Table:
     outcomes = []
-    with SandboxProcess() as admin, tempfile.TemporaryDirectory() as state_dir:
+    with bench_sandbox() as simulation, tempfile.TemporaryDirectory() as state_dir:
         for index, count in enumerate(QUICK_SIZES if quick else FULL_SIZES):
-            backlog = make_backlog(admin, f"efficiency {count}", count, SPREAD_SECONDS, index)
-            outcomes.append(measure(admin, backlog, Path(state_dir)))
+            backlog = make_backlog(simulation, f"efficiency {count}", count, SPREAD_SECONDS, index)
+            outcomes.append(measure(simulation, backlog, Path(state_dir)))
     return Table(
         title="API efficiency: requests per poll",
         target=f"requests within {TOLERANCE:.0%} of ceil(N / {PAGE_SIZE}), "

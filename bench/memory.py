@@ -18,8 +18,9 @@ import tempfile
 from dataclasses import dataclass
 from typing import Any
 
-from bench.harness import REPO_ROOT, Backlog, SandboxAdmin, SandboxProcess, make_backlog
+from bench.harness import REPO_ROOT, Backlog, bench_sandbox, make_backlog
 from bench.report import Table
+from sandbox.simulation import SimulationClient
 
 FULL_SIZES, FULL_REPEATS = (10_000, 200_000), 2
 QUICK_SIZES, QUICK_REPEATS = (10_000, 50_000), 2
@@ -77,8 +78,8 @@ class Outcome:
         return all(run.complete and run.emitted == self.count for run in self.runs)
 
 
-def poll_in_child(admin: SandboxAdmin, backlog: Backlog) -> ChildRun:
-    command = [sys.executable, "-m", "bench.poll_child", admin.base_url, str(backlog.start_us)]
+def poll_in_child(simulation: SimulationClient, backlog: Backlog) -> ChildRun:
+    command = [sys.executable, "-m", "bench.poll_child", simulation.base_url, str(backlog.start_us)]
     with tempfile.TemporaryDirectory() as state_dir:
         done = subprocess.run(
             [*command, state_dir],
@@ -94,17 +95,17 @@ def poll_in_child(admin: SandboxAdmin, backlog: Backlog) -> ChildRun:
     return ChildRun.from_json(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def measure(admin: SandboxAdmin, count: int, repeats: int, seed: int) -> Outcome:
+def measure(simulation: SimulationClient, count: int, repeats: int, seed: int) -> Outcome:
     """Each repeat is a fresh process with a fresh cursor over the same backlog."""
     spread = count / DENSITY
-    backlog = make_backlog(admin, f"memory {count}", count, spread, seed)
-    return Outcome(count, spread, [poll_in_child(admin, backlog) for _ in range(repeats)])
+    backlog = make_backlog(simulation, f"memory {count}", count, spread, seed)
+    return Outcome(count, spread, [poll_in_child(simulation, backlog) for _ in range(repeats)])
 
 
 def run(quick: bool = False) -> Table:
     sizes, repeats = (QUICK_SIZES, QUICK_REPEATS) if quick else (FULL_SIZES, FULL_REPEATS)
-    with SandboxProcess() as admin:
-        outcomes = [measure(admin, count, repeats, seed) for seed, count in enumerate(sizes)]
+    with bench_sandbox() as simulation:
+        outcomes = [measure(simulation, count, repeats, seed) for seed, count in enumerate(sizes)]
     small, large = outcomes[0], outcomes[-1]
     ratio = large.peak_kib / small.peak_kib
     complete = all(o.complete for o in outcomes)

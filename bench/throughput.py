@@ -22,8 +22,8 @@ from api_client import MxGuardClient
 from bench.harness import (
     PAGE_SIZE,
     Backlog,
-    SandboxProcess,
     bench_client,
+    bench_sandbox,
     make_backlog,
     null_stream,
     verdict_poller,
@@ -119,13 +119,13 @@ class Side:
 
 def run(quick: bool = False) -> Table:
     items, repeats = (QUICK_ITEMS, QUICK_REPEATS) if quick else (FULL_ITEMS, FULL_REPEATS)
-    with SandboxProcess() as admin:
-        backlog = make_backlog(admin, "throughput", items, SPREAD_SECONDS, seed=11)
+    with bench_sandbox() as simulation:
+        backlog = make_backlog(simulation, "throughput", items, SPREAD_SECONDS, seed=11)
         session = requests.Session()
         session.headers["Authorization"] = f"Bearer {backlog.account.token}"
-        with bench_client(admin.base_url, backlog.account.token) as client, session:
+        with bench_client(simulation.base_url, backlog.account.token) as client, session:
             contenders: dict[str, Callable[[], Sample]] = {
-                "plain": lambda: plain_loop(session, admin.base_url, backlog),
+                "plain": lambda: plain_loop(session, simulation.base_url, backlog),
                 "poll": lambda: sqlite_poll(client, backlog),
                 "poll-memory": lambda: memory_poll(client, backlog),
             }

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import requests
 from pydantic import BaseModel
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -34,6 +33,7 @@ from sandbox.clock import SandboxClock
 from sandbox.generator import DEMO_DOMAINS, DEMO_RULES, make_false_positive
 from sandbox.server import SandboxServer
 from sandbox.settings import SandboxSettings
+from sandbox.simulation import SimulationClient
 from triggers import NEW_QUARANTINED_MESSAGE, NEW_VERDICT, MemoryCursorStore, Poller
 from triggers.base import TriggerDefinition
 from triggers.definitions import QuarantineFilters, VerdictFilters
@@ -101,7 +101,7 @@ class Demo:
     rng: random.Random
     server: SandboxServer
     clock: SandboxClock
-    admin: requests.Session
+    simulation: SimulationClient
     client: MxGuardClient
     tally: DemoTally
     arrived: int = 0
@@ -118,12 +118,13 @@ def run_demo(rounds: int = 8, pause: float = 1.0, seed: int = 7) -> None:
     with SandboxServer(SandboxSettings(seed="demo", seed_random=seed)) as server:
         console.print(f"Sandbox API on [cyan]{server.base_url}[/] with the demo account")
         clock: SandboxClock = server.app.state.sandbox.clock
-        admin = requests.Session()
-        admin.headers["Authorization"] = f"Bearer {server.settings.admin_token}"
-        with MxGuardClient(
-            server.settings.token, server.base_url, rate_limit_db=":memory:", clock=clock.now
-        ) as client:
-            demo = Demo(console, rng, server, clock, admin, client, DemoTally())
+        with (
+            server.simulation() as simulation,
+            MxGuardClient(
+                server.settings.token, server.base_url, rate_limit_db=":memory:", clock=clock.now
+            ) as client,
+        ):
+            demo = Demo(console, rng, server, clock, simulation, client, DemoTally())
             _run(demo, rounds, pause)
 
 
@@ -230,33 +231,26 @@ def _in_order(messages: Sequence[QuarantinedMessage]) -> list[QuarantinedMessage
 def _traffic(demo: Demo, first: bool) -> int:
     """A round of mail: most at one timestamp (ties), a few published late; in the first round,
     also a legitimate sender's invoice that the filter holds as spam."""
-    url = f"{demo.server.base_url}/_sandbox/traffic"
     made = 0
     if first:
         domains = [domain for domain, _ in DEMO_DOMAINS]
         rules = [{"domain": d, "pattern": p, "action": a} for d, p, a, _ in DEMO_RULES]
         invoice = make_false_positive(demo.rng, domains, demo.clock.now_us(), rules)
         fields = ("domain", "sender", "recipient", "subject", "verdict", "score", "action")
-        body = {"verdicts": [{name: invoice[name] for name in ("message_id", *fields)}]}
-        _post(demo, f"{demo.server.base_url}/_sandbox/verdicts", body)
+        demo.simulation.add_verdicts(
+            None, [{name: invoice[name] for name in ("message_id", *fields)}]
+        )
         demo.false_positive = invoice
         made += 1
     count = demo.rng.randint(20, 60)
-    _post(demo, url, {"count": count, "seed": demo.rng.randrange(10**6)})
-    late = {
-        "count": LATE_PER_ROUND,
-        "seed": demo.rng.randrange(10**6),
-        "visible_after_seconds": LATE_S,
-    }
-    _post(demo, url, late)
+    demo.simulation.traffic(None, count, seed=demo.rng.randrange(10**6))
+    demo.simulation.traffic(
+        None, LATE_PER_ROUND, seed=demo.rng.randrange(10**6), visible_after_seconds=LATE_S
+    )
     demo.late_published += LATE_PER_ROUND
     made += count + LATE_PER_ROUND
     demo.arrived += made
     return made
-
-
-def _post(demo: Demo, url: str, body: dict[str, Any]) -> None:
-    demo.admin.post(url, json=body, timeout=10).raise_for_status()
 
 
 def _act(demo: Demo) -> None:
@@ -320,9 +314,7 @@ def _summary(demo: Demo) -> None:
     console.print(table)
     ids = tally.verdict_ids
     duplicates = len(ids) - len(set(ids))
-    spent: dict[str, Any] = demo.admin.get(
-        f"{demo.server.base_url}/_sandbox/requests", timeout=10
-    ).json()
+    spent = demo.simulation.requests_snapshot()
     console.print(
         f"{len(ids)} verdicts and {len(tally.quarantined)} quarantined messages emitted, "
         f"{duplicates} duplicates, {tally.late} of {demo.late_published} published late and "

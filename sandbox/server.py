@@ -11,6 +11,7 @@ import uvicorn
 
 from sandbox.app import create_app
 from sandbox.settings import SandboxSettings
+from sandbox.simulation import SimulationClient
 
 LOOPBACK = "127.0.0.1"
 
@@ -52,6 +53,10 @@ class SandboxServer:
     @property
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    def simulation(self) -> SimulationClient:
+        """A client of this sandbox's ``/_sandbox/`` simulation API (close it when done)."""
+        return SimulationClient(self.base_url, self.settings.admin_token)
 
     def start(self, timeout: float = 10.0) -> SandboxServer:
         self._thread.start()

@@ -49,5 +49,4 @@ def sandbox_token_admin(
         "SELECT customer_id FROM tokens WHERE hash = ?", (hash_token(sandbox.settings.token),)
     )
     assert row is not None
-    issued = admin.call("POST", "/tokens", {"customer_id": row["customer_id"]})
-    return admin, Account(row["customer_id"], issued["id"], issued["token"])
+    return admin, admin.issue_token(row["customer_id"])

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -25,8 +24,10 @@ from typing import Any
 import pytest
 import requests
 
+from sandbox.launcher import SandboxProcess
 from sandbox.server import free_port
-from sandbox.timefmt import format_us, parse_to_us
+from sandbox.simulation import SimulationClient
+from sandbox.timefmt import format_us
 from tests.n8n_real.n8n_process import N8N, NODE24, N8n, raw_output
 from tests.test_export_n8n import build_package
 
@@ -50,67 +51,38 @@ def _timed(name: str, began: float) -> None:
 class Sandbox:
     """The sandbox process: its public API with the customer token, its /_sandbox/ API."""
 
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url
-        self.session = requests.Session()
+    def __init__(self, simulation: SimulationClient) -> None:
+        self.simulation = simulation
+        self.base_url = simulation.base_url
 
     def public(self, method: str, path: str) -> requests.Response:
-        headers = {"Authorization": f"Bearer {TOKEN}"}
-        return self.session.request(
-            method, f"{self.base_url}/api/v1{path}", headers=headers, timeout=10
-        )
-
-    def admin(self, method: str, path: str, body: Any = None) -> Any:
-        answer = self.session.request(
-            method, f"{self.base_url}/_sandbox{path}", json=body,
-            headers={"Authorization": f"Bearer {ADMIN}"}, timeout=30,
-        )  # fmt: skip
-        assert answer.status_code < 400, answer.text
-        return answer.json() if answer.content else None
+        return self.simulation.public(TOKEN, method, path)
 
     def now(self) -> int:
-        return parse_to_us(self.admin("GET", "/clock")["now"])
+        return self.simulation.now_us()
 
     def add(self, *verdicts: dict[str, Any]) -> list[str]:
-        rows = [{"domain": "example.com", **v} for v in verdicts]
-        self.admin("POST", "/verdicts", {"verdicts": rows})
+        self.simulation.add_verdicts(None, [{"domain": "example.com", **v} for v in verdicts])
         return [v["id"] for v in verdicts]
 
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    port = free_port()
-    log = (tmp_path_factory.mktemp("sandbox") / "sandbox.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "connector", "sandbox", "--port", str(port), "--seed", "empty",
-         "--token", TOKEN, "--admin-token", ADMIN,
-         "--rate-per-minute", "100000", "--rate-per-hour", "1000000"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    running = Sandbox(f"http://127.0.0.1:{port}")
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if running.public("GET", "/me").status_code == 200:
-                break
-        except requests.ConnectionError:
-            pass
-        assert process.poll() is None, "the sandbox exited"
-        assert time.monotonic() < deadline, "the sandbox did not start within 30 s"
-        time.sleep(0.2)
-    requests.post(
-        f"{running.base_url}/api/v1/domains", timeout=10,
-        headers={"Authorization": f"Bearer {TOKEN}"},
-        json={"domain": "example.com", "real_mx_host": "mail.example.com"},
-    )  # fmt: skip
-    yield running
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-    log.close()
+    process = SandboxProcess(
+        seed="empty",
+        token=TOKEN,
+        admin_token=ADMIN,
+        rate_per_minute=100_000,
+        rate_per_hour=1_000_000,
+        log=tmp_path_factory.mktemp("sandbox") / "sandbox.log",
+    )
+    with process as simulation:
+        running = Sandbox(simulation)
+        added = running.simulation.public(
+            TOKEN, "POST", "/domains", {"domain": "example.com", "real_mx_host": "mail.example.com"}
+        )
+        assert added.status_code == 201, added.text
+        yield running
 
 
 @pytest.fixture(scope="module")
