@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import IO
 
 from api_client import MxGuardClient
+from api_client.contract import MAX_PAGE_SIZE, MICROS
 from connector.polling import make_poller
 from sandbox.launcher import SandboxProcess
 from sandbox.simulation import SandboxAccount, SimulationClient
@@ -25,11 +26,10 @@ from triggers.store import CursorStore
 RATE_PER_MINUTE = 10**7
 RATE_PER_HOUR = 10**8
 """Limits high enough on both sides that the benchmarks measure the poll, not the rate limits."""
-PAGE_SIZE = 500
+PAGE_SIZE = MAX_PAGE_SIZE
 TRAFFIC_CHUNK = 50_000
 """Verdicts per ``/_sandbox/traffic`` call: one call holds the sandbox's lock while it inserts."""
 DOMAINS = ("bench-one.example", "bench-two.example", "bench-three.example")
-MICROS = 1_000_000
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
