@@ -110,6 +110,14 @@ def _check_file(path: Path) -> None:
         raise CursorStoreFileError(f"{path} is not a cursor file; move it away or use --state")
 
 
+def _run_script(db: sqlite3.Connection, script: str) -> None:
+    """The statements of ``script`` inside the open transaction (``executescript`` would commit
+    it first)."""
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
 def _is_sqlite(path: Path) -> bool:
     with path.open("rb") as file:
         return file.read(16) == b"SQLite format 3\x00"
@@ -152,34 +160,34 @@ class SQLiteCursorStore:
                     raise
                 time.sleep(0.1)
         self._db.execute("PRAGMA synchronous=NORMAL")
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction() as db:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
             if version == 0 and tables == 0:
-                for statement in SCHEMA.split(";"):
-                    if statement.strip():
-                        db.execute(statement)
+                _run_script(db, SCHEMA)
                 version = SCHEMA_VERSION
             while version in MIGRATIONS:
-                for statement in MIGRATIONS[version].split(";"):
-                    if statement.strip():
-                        db.execute(statement)
+                _run_script(db, MIGRATIONS[version])
                 version += 1
             if version != SCHEMA_VERSION:
                 raise CursorStoreFileError(
                     f"{self.path} is not a cursor file of this version; move it away or use --state"
                 )
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            db.execute("COMMIT")
-        except BaseException:
-            self._rollback()
-            raise
 
-    def _rollback(self) -> None:
-        if self._db.in_transaction:
-            self._db.execute("ROLLBACK")
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: committed when the block ends, rolled back when it raises
+        (unless SQLite already rolled it back, as it does on a full disk)."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
 
     def _error(self, doing: str, error: sqlite3.Error) -> CursorStoreError:
         cause = str(error)
@@ -229,9 +237,7 @@ class SQLiteCursorStore:
             raise self._error("cannot write the cursor to", error) from None
 
     def _commit(self, key: str, state: CursorState, changes: SeenChanges) -> None:
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction() as db:
             db.execute(
                 "INSERT INTO cursors (key, floor, watermark, last_sweep, resume_since, "
                 "resume_page, sweep_started, scope) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
@@ -260,10 +266,6 @@ class SQLiteCursorStore:
                 "INSERT OR IGNORE INTO cursor_seen VALUES (?, ?, ?)",
                 ((number, ts, item_id) for item_id, ts in changes.added.items()),
             )
-            db.execute("COMMIT")
-        except BaseException:
-            self._rollback()
-            raise
 
     def describe(self, key: str, scope: dict[str, Any]) -> None:
         """Keep the readable parts of a cursor's key (account, server, filters) beside it, from
@@ -281,32 +283,22 @@ class SQLiteCursorStore:
     def rename(self, old: str, new: str) -> bool:
         """Give a cursor a new key (an older layout of keys); False when ``old`` is absent or
         ``new`` exists already."""
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            moved = (
+        with self._transaction() as db:
+            return (
                 self._number(new) is None
                 and db.execute("UPDATE cursors SET key = ? WHERE key = ?", (new, old)).rowcount == 1
             )
-            db.execute("COMMIT")
-        except BaseException:
-            self._rollback()
-            raise
-        return moved
 
     def forget(self, key: str) -> bool:
         """Drop a cursor (``mxguard poll --reset``): the next poll starts afresh."""
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction() as db:
             number = self._number(key)
             db.execute("DELETE FROM cursor_seen WHERE number = ?", (number,))
             db.execute("DELETE FROM cursors WHERE key = ?", (key,))
-            db.execute("COMMIT")
-        except BaseException:
-            self._rollback()
-            raise
         return number is not None
+
+    def exists(self, key: str) -> bool:
+        return self._number(key) is not None
 
     @contextmanager
     def hold(self, key: str) -> Iterator[None]:
