@@ -124,7 +124,7 @@ def open_cursor(
     key = cursor_key(trigger, scope)
     if not isinstance(store, SQLiteCursorStore):
         return OpenedCursor(key, [])
-    if store.load(key) is not None:
+    if store.exists(key):
         store.describe(key, scope)
         return OpenedCursor(key, [])
     notes: list[str] = []

@@ -20,6 +20,10 @@ class CursorStore(Protocol):
         """Atomically store the state; ``changes`` says which seen ids to add and drop."""
         ...
 
+    def exists(self, key: str) -> bool:
+        """Whether a cursor was committed under ``key`` (without loading its seen ids)."""
+        ...
+
     def forget(self, key: str) -> bool:
         """Drop a cursor; the next poll starts afresh. False when there was none."""
         ...
@@ -48,6 +52,9 @@ class MemoryCursorStore:
 
     def commit(self, key: str, state: CursorState, changes: SeenChanges) -> None:
         self._states[key] = state.copy()
+
+    def exists(self, key: str) -> bool:
+        return key in self._states
 
     def forget(self, key: str) -> bool:
         return self._states.pop(key, None) is not None

@@ -34,7 +34,8 @@ def poll() -> None:
     """Poll a trigger: one JSON object per line per new item.
 
     The first poll starts from now (or --since); the cursor is kept in --state, keyed by trigger,
-    token and filters, and committed after each page is written. See docs/delivery-guarantees.md.
+    account, server and filters, and committed after each page is written. See
+    docs/delivery-guarantees.md.
     """
 
 
@@ -90,7 +91,7 @@ def poll_command(key: str) -> click.Command:
             with store.hold(opened.key):
                 if params["reset"]:
                     store.forget(opened.key)
-                if start is not None and store.load(opened.key) is not None:
+                if start is not None and store.exists(opened.key):
                     settings.say(
                         "note: --since applies to a new cursor only; add --reset to restart"
                     )
