@@ -67,12 +67,6 @@ class InvalidInputError(CommandError):
     exit_code = int(Exit.INVALID_INPUT)
 
 
-class UsageError(CommandError):
-    """A command-line option that cannot work (not an operation's input)."""
-
-    exit_code = int(Exit.USAGE)
-
-
 class AuthenticationMissingError(CommandError):
     exit_code = int(Exit.AUTHENTICATION)
 

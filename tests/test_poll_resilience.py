@@ -29,6 +29,20 @@ class Collected:
         self.ids += [item.model_dump()["id"] for item in items]
 
 
+def follow_for(
+    poller: Poller, sink: Collected, said: list[str], time: SandboxTime, *, polls: int
+) -> None:
+    """``mxguard poll --follow --interval 60`` for ``polls`` polls, on the sandbox's clock."""
+    follow(
+        lambda: poller.poll(sink),
+        trigger=NEW_VERDICT,
+        interval=60,
+        say=said.append,
+        sleep=time.sleep,
+        polls=polls,
+    )
+
+
 def on_sandbox_time(admin: SandboxAdmin) -> SandboxTime:
     return SandboxTime(admin, start=parse_to_us(admin.now()) / 1_000_000)
 
@@ -65,26 +79,12 @@ def test_a_burst_of_several_polls_budgets_is_delivered_in_full_by_a_follower(
         assert poller.poll(sink).first_poll
         time.sleep(61)
         admin.traffic(account, 1500, spread_seconds=60, seed=1)  # 75 pages; a poll reads ~17
-        follow(
-            lambda: poller.poll(sink),
-            trigger=NEW_VERDICT,
-            interval=60,
-            say=said.append,
-            sleep=time.sleep,
-            polls=12,
-        )
+        follow_for(poller, sink, said, time, polls=12)
         assert len(sink.ids) == 1500, said
         time.sleep(600)
         admin.traffic(account, 50, spread_seconds=5, seed=2)
         # the look-back window still holds the burst: reading it again takes several polls
-        follow(
-            lambda: poller.poll(sink),
-            trigger=NEW_VERDICT,
-            interval=60,
-            say=said.append,
-            sleep=time.sleep,
-            polls=8,
-        )
+        follow_for(poller, sink, said, time, polls=8)
     assert len(sink.ids) == 1550
     assert len(set(sink.ids)) == 1550, "nothing emitted twice"
     assert any("stopped early" in line for line in said), "the burst did exceed one poll's budget"
@@ -101,14 +101,7 @@ def test_follow_waits_out_a_429_storm(
         admin.fault(kind="status", status=429, count=6, retry_after=30, token_id=account.token_id)
         time.sleep(1)
         admin.traffic(account, 10, spread_seconds=0.5, seed=3)
-        follow(
-            lambda: poller.poll(sink),
-            trigger=NEW_VERDICT,
-            interval=60,
-            say=said.append,
-            sleep=time.sleep,
-            polls=4,
-        )
+        follow_for(poller, sink, said, time, polls=4)
     assert len(sink.ids) == 10, said
     assert any("rate limited" in line for line in said), said
 
@@ -123,14 +116,7 @@ def test_follow_waits_out_an_exhausted_hour(
         poller.poll(sink)
         time.sleep(1)
         admin.traffic(account, 30, spread_seconds=0.5, seed=4)  # 30 pages, 12 requests an hour
-        follow(
-            lambda: poller.poll(sink),
-            trigger=NEW_VERDICT,
-            interval=60,
-            say=said.append,
-            sleep=time.sleep,
-            polls=40,
-        )
+        follow_for(poller, sink, said, time, polls=40)
     assert len(sink.ids) == 30, "\n".join(said)
     assert len(set(sink.ids)) == 30
     waits = [line for line in said if "rate limited" in line]

@@ -66,7 +66,7 @@ class Poller:
             try:
                 page = self._fetch(plan.since, page_cursor)
             except InvalidRequestError:
-                if page_cursor is None or page_cursor != plan.page:
+                if report.pages or plan.page is None:
                     raise
                 page_cursor = None  # the API no longer takes the stored page: start the poll over
                 page = self._fetch(plan.since, None)

@@ -66,7 +66,7 @@ def main(
     """MxGuard connector bundle: poll triggers, run actions, run a local sandbox.
 
     \b
-    Exit codes: 0 ok, 1 unexpected error, 2 usage, 3 invalid input, 4 token or authentication,
+    Exit codes: 0 ok, 1 failed, 2 usage, 3 invalid input, 4 token or authentication,
     5 not found, 6 conflict, 7 rate limited, 8 MxGuard unreachable or failing, 130 interrupted,
     141 output closed by its reader, 143 terminated.
     """
