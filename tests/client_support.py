@@ -122,3 +122,14 @@ def assert_not_leaked(token: str, error: BaseException, caplog: pytest.LogCaptur
 
 def capture_everything(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
+
+
+ME = {
+    "id": "cus_1",
+    "name": "Acme",
+    "plan": "business",
+    "created_at": "2026-11-23T18:55:12.123456Z",
+    "token": {"id": "tok_1", "prefix": "mxg_test_S3cr…", "created_at": "2026-11-23T18:55:12Z"},
+    "rate_limits": {"per_minute": 60, "per_hour": 600},
+}
+"""A ``/me`` answer for offline clients (its dates are never compared with a clock)."""

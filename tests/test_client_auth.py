@@ -17,16 +17,7 @@ from api_client import (
     check_token,
 )
 from api_client.config import package_version
-from tests.client_support import API, BASE, TOKEN, FakeTime, offline_client
-
-ME = {
-    "id": "cus_1",
-    "name": "Acme",
-    "plan": "business",
-    "created_at": "2026-11-23T18:55:12.123456Z",
-    "token": {"id": "tok_1", "prefix": "mxg_test_S3cr…", "created_at": "2026-11-23T18:55:12Z"},
-    "rate_limits": {"per_minute": 60, "per_hour": 600},
-}
+from tests.client_support import API, BASE, ME, TOKEN, FakeTime, offline_client
 
 
 @pytest.fixture

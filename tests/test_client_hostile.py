@@ -29,6 +29,7 @@ from api_client import (
     ServerError,
 )
 from tests.client_support import (
+    ME,
     TOKEN,
     FakeTime,
     assert_not_leaked,
@@ -38,14 +39,6 @@ from tests.client_support import (
 )
 
 FORMS = echoes(TOKEN)
-ME = {
-    "id": "cus_1",
-    "name": "Acme",
-    "plan": "business",
-    "created_at": "2026-11-23T18:55:12.123456Z",
-    "token": {"id": "tok_1", "prefix": "mxg_test_S3cr…", "created_at": "2026-11-23T18:55:12Z"},
-    "rate_limits": {"per_minute": 60, "per_hour": 600},
-}
 
 
 @dataclass

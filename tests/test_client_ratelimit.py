@@ -17,6 +17,7 @@ from api_client import MxGuardClient, RateBudgetExhaustedError, Secret, TokenRat
 from sandbox.server import SandboxServer
 from tests.client_support import (
     API,
+    ME,
     START,
     TOKEN,
     FakeTime,
@@ -26,14 +27,6 @@ from tests.client_support import (
 )
 from tests.support import SandboxAdmin
 
-ME = {
-    "id": "cus_1",
-    "name": "Acme",
-    "plan": "business",
-    "created_at": "2026-11-23T18:55:12.123456Z",
-    "token": {"id": "tok_1", "prefix": "mxg_test_S3cr…", "created_at": "2026-11-23T18:55:12Z"},
-    "rate_limits": {"per_minute": 60, "per_hour": 600},
-}
 FINGERPRINT = Secret(TOKEN).fingerprint
 
 

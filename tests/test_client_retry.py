@@ -27,6 +27,7 @@ from api_client.retry import equal_jitter, parse_retry_after
 from sandbox.server import SandboxServer
 from tests.client_support import (
     API,
+    ME,
     START,
     FakeTime,
     error_body,
@@ -35,14 +36,6 @@ from tests.client_support import (
 )
 from tests.support import Account, SandboxAdmin
 
-ME = {
-    "id": "cus_1",
-    "name": "Acme",
-    "plan": "business",
-    "created_at": "2026-11-23T18:55:12.123456Z",
-    "token": {"id": "tok_1", "prefix": "mxg_test_S3cr…", "created_at": "2026-11-23T18:55:12Z"},
-    "rate_limits": {"per_minute": 60, "per_hour": 600},
-}
 HELD = {
     "id": "q1",
     "verdict_id": "v1",
