@@ -1,6 +1,5 @@
-"""Actions and searches: validated inputs, one job each against the shared client."""
+"""Actions and searches: validated inputs and a described request each (``actions/<kind>/``)."""
 
 from actions.base import ActionConflictError, ActionDefinition
-from actions.definitions import ACTIONS
 
-__all__ = ["ACTIONS", "ActionConflictError", "ActionDefinition"]
+__all__ = ["ActionConflictError", "ActionDefinition"]

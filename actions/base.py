@@ -1,18 +1,25 @@
-"""What an action or search is: a validated input model, one job against the client, an output.
+"""What an action or search is: a validated input model, its HTTP mapping, an output.
 
-Actions are run again by no-code platforms whenever a step is retried, so each one says what a
-repeat does (``on_repeat``), and the outputs carry an ``outcome`` saying what actually happened.
+An action is described, not coded: its request, what success answers and what a repeat answers
+(``actions/repeat.py``) are data, run in Python by the reference interpreter
+(``actions/perform.py``) and exported as they are to every platform. Actions are run again by
+no-code platforms whenever a step is retried, so each one says what a repeat does (``on_repeat``
+in words, ``http.repeat`` as a rule), and the outputs carry an ``outcome`` saying what happened.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from api_client import MxGuardClient, MxGuardError
+from actions.errors import ActionConflictError as ActionConflictError
+from actions.perform import perform
+from actions.repeat import ActionHttp
+from api_client import MxGuardClient
 
 In = TypeVar("In", bound=BaseModel)
 ActionKind = Literal["create", "update", "delete", "search"]
@@ -26,20 +33,10 @@ class ActionInput(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
 
 
-class ActionConflictError(MxGuardError):
-    """The request cannot be done in the account's current state; says why and what to do.
-
-    Raised after reading the account (so ``status`` is None); ``field`` names the input at fault.
-    Part of the one error tree drawn in ``connector/errors.py``.
-    """
-
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
-
-
 @dataclass(frozen=True, kw_only=True)
 class ActionDefinition(Generic[In]):
+    """One action or search; manifests, exports and the CLI are derived from it."""
+
     key: str
     noun: str
     label: str
@@ -47,11 +44,24 @@ class ActionDefinition(Generic[In]):
     kind: ActionKind
     input: type[In]
     output: type[BaseModel]
-    run: Callable[[MxGuardClient, In], Any]
+    http: ActionHttp
     on_repeat: str
-    """What running it again with the same input does (platforms retry)."""
+    """What running it again with the same input does (platforms retry), in words."""
+    sample: Mapping[str, Any]
+    """A realistic result, shown by platforms before a first real run."""
+    dropdowns: frozenset[str] = field(default_factory=frozenset)
+    """Inputs offered as a dropdown of the account's domains."""
 
-    def execute(self, client: MxGuardClient, raw: dict[str, Any] | In) -> Any:
+    def execute(self, client: MxGuardClient, raw: Mapping[str, Any] | In) -> Any:
         """Validate (before any request) and run; returns a model, or a list for searches."""
         data = raw if isinstance(raw, self.input) else self.input.model_validate(raw)
-        return self.run(client, data)
+        result = perform(
+            self.http,
+            search=self.kind == "search",
+            inputs=data.model_dump(mode="json"),
+            send=lambda request, inputs, extra=None: client.send(request, inputs, extra).data,
+            now=datetime.fromtimestamp(client.clock(), UTC),
+        )
+        if isinstance(result, list):
+            return [self.output.model_validate(item) for item in result]
+        return self.output.model_validate(result)

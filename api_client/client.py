@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import requests
 
@@ -18,13 +21,15 @@ from api_client.config import (
     resolve_base_url,
     user_agent,
 )
-from api_client.contract import DEFAULT_PER_HOUR, DEFAULT_PER_MINUTE
+from api_client.contract import API_PREFIX, DEFAULT_PER_HOUR, DEFAULT_PER_MINUTE
+from api_client.errors import InvalidArgumentError
+from api_client.mapping import HttpRequest, fill_path, resolve
 from api_client.models import Account, Stats
 from api_client.ratelimit import DEFAULT_MARGIN, RateBudget, TokenRateLimiter
 from api_client.resources import AccountResource, Domains, Quarantine, SenderRules, Verdicts
-from api_client.resources._base import TimeArg
+from api_client.resources._base import TimeArg, segment
 from api_client.retry import RetryPolicy, equal_jitter
-from api_client.transport import Timeout, Transport
+from api_client.transport import Reply, Timeout, Transport
 
 
 class MxGuardClient:
@@ -111,6 +116,35 @@ class MxGuardClient:
     ) -> Stats:
         """Counts over ``[since, until)`` (default: the last 24 h), optionally for one domain."""
         return self._account.stats(since=since, until=until, domain=domain)
+
+    def send(
+        self,
+        request: HttpRequest,
+        inputs: Mapping[str, Any],
+        extra: Mapping[str, Any] | None = None,
+    ) -> Reply:
+        """Send a request described as data (``api_client.mapping``), its values taken from
+        ``inputs`` (already validated and in JSON form) and ``extra`` query parameters.
+
+        This is how operations run: the same description becomes the manifests and every
+        platform's export. Empty values are left out; path values are percent-encoded and a dot
+        segment is refused, as with the typed resources; ``now`` is this client's clock.
+        """
+        if not request.path.startswith(API_PREFIX + "/"):
+            raise InvalidArgumentError(f"{request.path!r} is not a path under {API_PREFIX}")
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        path = fill_path(request.path, inputs, segment).removeprefix(API_PREFIX)
+        query = {p.name: resolve(p, inputs, now) for p in request.query}
+        query.update(extra or {})
+        body = {p.name: resolve(p, inputs, now) for p in request.body}
+        return self._transport.request(
+            request.method,
+            path,
+            params={k: v for k, v in query.items() if v not in (None, "", [])},
+            body={k: v for k, v in body.items() if v is not None}
+            if request.method in ("POST", "PATCH")
+            else None,
+        )
 
     def close(self) -> None:
         self._transport.close()

@@ -149,14 +149,22 @@ class Transport:
         path: str,
         *,
         params: Mapping[str, Any] | None = None,
-        body: BaseModel | None = None,
+        body: BaseModel | Mapping[str, Any] | None = None,
     ) -> Reply:
-        """Send one API call (``path`` below ``/api/v1``), waiting and retrying as the rules say."""
+        """Send one API call (``path`` below ``/api/v1``), waiting and retrying as the rules say.
+
+        ``body`` is a model, or the JSON object itself (a request described as data)."""
         method = method.upper()
         path = API_PREFIX + path
         url = self.base_url + path
         query = {k: v for k, v in (params or {}).items() if v is not None}
-        payload = body.model_dump(mode="json", exclude_none=True) if body is not None else None
+        payload = (
+            body.model_dump(mode="json", exclude_none=True)
+            if isinstance(body, BaseModel)
+            else None
+            if body is None
+            else dict(body)
+        )
         retries = limited = 0
         while True:
             self._await_budget(method, path)

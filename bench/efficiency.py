@@ -28,7 +28,7 @@ from bench.report import Table
 from connector.cursor_store import SQLiteCursorStore
 from sandbox.simulation import SimulationClient
 from triggers.base import TriggerDefinition
-from triggers.definitions import NEW_VERDICT
+from triggers.polling.new_verdict import TRIGGER as NEW_VERDICT
 
 FULL_SIZES = (1_000, 10_000, 100_000)
 QUICK_SIZES = (1_000, 10_000)

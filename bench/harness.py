@@ -20,7 +20,8 @@ from connector.polling import make_poller
 from sandbox.launcher import SandboxProcess
 from sandbox.simulation import SandboxAccount, SimulationClient
 from triggers import Poller
-from triggers.definitions import NEW_VERDICT, VerdictFilters
+from triggers.polling.new_verdict import TRIGGER as NEW_VERDICT
+from triggers.polling.new_verdict import VerdictFilters
 from triggers.store import CursorStore
 
 RATE_PER_MINUTE = 10**7

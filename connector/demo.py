@@ -26,7 +26,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from actions import ACTIONS
+from actions.create.add_sender_rule import ACTION as ADD_SENDER_RULE
+from actions.update.release_message import ACTION as RELEASE_MESSAGE
 from api_client import MxGuardClient, QuarantinedMessage, Verdict
 from connector.polling import cursor_key, cursor_scope, make_poller
 from sandbox.clock import SandboxClock
@@ -34,9 +35,12 @@ from sandbox.generator import DEMO_DOMAINS, DEMO_RULES, make_false_positive
 from sandbox.server import SandboxServer
 from sandbox.settings import SandboxSettings
 from sandbox.simulation import SimulationClient
-from triggers import NEW_QUARANTINED_MESSAGE, NEW_VERDICT, MemoryCursorStore, Poller
+from triggers import MemoryCursorStore, Poller
 from triggers.base import TriggerDefinition
-from triggers.definitions import QuarantineFilters, VerdictFilters
+from triggers.polling.new_quarantined_message import TRIGGER as NEW_QUARANTINED_MESSAGE
+from triggers.polling.new_quarantined_message import QuarantineFilters
+from triggers.polling.new_verdict import TRIGGER as NEW_VERDICT
+from triggers.polling.new_verdict import VerdictFilters
 
 ROUND_S = 60.0
 """Sandbox time from one round of mail to the next."""
@@ -265,7 +269,7 @@ def _act(demo: Demo) -> None:
                 invoice["recipient"],
                 invoice["subject"],
             ):
-                result = ACTIONS["release_message"].execute(client, {"message_id": message.id})
+                result = RELEASE_MESSAGE.execute(client, {"message_id": message.id})
                 console.print(
                     f"   [green]released[/] “{message.subject}” from {message.sender} to "
                     f"{message.recipient}, held as {message.reason}: a false positive "
@@ -284,7 +288,7 @@ def _act(demo: Demo) -> None:
     if not spammers:
         return
     (domain, sender_domain), held = min(spammers.items(), key=lambda kv: (-kv[1], kv[0]))
-    rule = ACTIONS["add_sender_rule"].execute(
+    rule = ADD_SENDER_RULE.execute(
         client,
         {
             "domain": domain,

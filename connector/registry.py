@@ -1,8 +1,9 @@
-"""Every trigger and action by name: the built-in ones and those made with ``mxguard scaffold``.
+"""Every trigger and action by name, found where they live: one module per operation.
 
-Names are accepted in snake_case and kebab-case. Scaffolded operations live in
-``triggers/scaffolded/`` and ``actions/scaffolded/`` (a module each, exporting ``TRIGGER`` or
-``ACTION``), with their HTTP mapping in ``connector/manifest/scaffolded/``.
+Triggers are the modules of ``triggers/polling/`` (each defining ``TRIGGER``); actions are those
+of ``actions/create/``, ``update/``, ``delete/`` and ``search/`` (each defining ``ACTION``).
+``mxguard scaffold`` writes a new operation into the same folders, so a new operation is one
+module (and its test) and nothing else. Names are accepted in snake_case and kebab-case.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ import pkgutil
 from functools import cache
 from typing import Any
 
-from actions import ACTIONS as BUILT_IN_ACTIONS
 from actions import ActionDefinition
-from triggers import TRIGGERS as BUILT_IN_TRIGGERS
 from triggers.base import TriggerDefinition
+
+TRIGGER_PACKAGES = ("triggers.polling",)
+ACTION_PACKAGES = ("actions.create", "actions.update", "actions.delete", "actions.search")
+"""In the order operations are listed: by kind, then by name."""
 
 
 def collect(package: str, attribute: str) -> list[Any]:
@@ -32,14 +35,14 @@ def collect(package: str, attribute: str) -> list[Any]:
 
 @cache
 def triggers() -> dict[str, TriggerDefinition[Any]]:
-    extra = {t.key: t for t in collect("triggers.scaffolded", "TRIGGER")}
-    return {**BUILT_IN_TRIGGERS, **extra}
+    found = [t for package in TRIGGER_PACKAGES for t in collect(package, "TRIGGER")]
+    return {t.key: t for t in found}
 
 
 @cache
 def actions() -> dict[str, ActionDefinition[Any]]:
-    extra = {a.key: a for a in collect("actions.scaffolded", "ACTION")}
-    return {**BUILT_IN_ACTIONS, **extra}
+    found = [a for package in ACTION_PACKAGES for a in collect(package, "ACTION")]
+    return {a.key: a for a in found}
 
 
 def normalize(name: str) -> str:

@@ -1,7 +1,8 @@
 """``mxguard scaffold trigger|action NAME``: a new operation from a cookiecutter template.
 
-It writes the Python definition, its HTTP mapping and sample, and a test against the sandbox into
-the project checkout, then rebuilds the manifests. The result passes the test suite unedited.
+It writes one module (the definition: inputs, request, repeat rule, sample) where the built-in
+operations live (``triggers/polling/``, ``actions/search/``) and a test against the sandbox, then
+the CLI rebuilds the manifests. The result passes the test suite unedited.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from connector.export.common import TEMPLATES
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{2,48}$")
 Kind = Literal["trigger", "action"]
+FOLDERS: dict[Kind, str] = {"trigger": "triggers/polling", "action": "actions/search"}
+"""Where a new operation goes: beside the built-in ones of its kind."""
 
 
 def check_name(kind: Kind, name: str) -> str:
@@ -37,7 +40,7 @@ def check_name(kind: Kind, name: str) -> str:
 def scaffold(kind: Kind, name: str, root: Path) -> list[Path]:
     """Render the template into ``root`` (a project checkout); returns the files written."""
     key = check_name(kind, name)
-    if not (root / "manifests").is_dir() or not (root / f"{kind}s" / "scaffolded").is_dir():
+    if not (root / "manifests").is_dir() or not (root / FOLDERS[kind]).is_dir():
         raise ScaffoldError(f"{root} is not the project's root folder; run scaffold from there")
     context = {
         "folder": "scaffold",

@@ -15,8 +15,9 @@ from api_client import MxGuardClient
 from connector.cursor_store import SQLiteCursorStore
 from sandbox.timefmt import format_us, parse_to_us
 from tests.support import Account, SandboxAdmin
-from triggers import NEW_VERDICT, CursorPolicy, Poller
-from triggers.definitions import VerdictFilters
+from triggers import CursorPolicy, Poller
+from triggers.polling.new_verdict import TRIGGER as NEW_VERDICT
+from triggers.polling.new_verdict import VerdictFilters
 
 SCENARIO_FILE = Path(__file__).parent / "data" / "cursor_scenarios.json"
 MICROS = 1_000_000

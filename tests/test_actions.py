@@ -9,8 +9,9 @@ import pytest
 import responses
 from pydantic import ValidationError
 
-from actions import ACTIONS, ActionConflictError
+from actions import ActionConflictError
 from api_client import MxGuardClient, NotFoundError
+from connector.registry import actions
 from sandbox.server import SandboxServer
 from tests.support import Account, SandboxAdmin
 
@@ -22,7 +23,7 @@ def client(sandbox: SandboxServer, account: Account) -> Iterator[MxGuardClient]:
 
 
 def run(client: MxGuardClient, key: str, **inputs: Any) -> Any:
-    return ACTIONS[key].execute(client, inputs)
+    return actions()[key].execute(client, inputs)
 
 
 def test_add_domain_converts_idn_and_is_idempotent(client: MxGuardClient) -> None:
@@ -56,7 +57,7 @@ def test_add_domain_converts_idn_and_is_idempotent(client: MxGuardClient) -> Non
 def test_bad_input_fails_before_any_request(inputs: dict[str, str], field: str) -> None:
     client = MxGuardClient("mxg_test_" + "a" * 43, "http://127.0.0.1:9", rate_limit_db=":memory:")
     with pytest.raises(ValidationError) as caught:
-        ACTIONS["add_domain"].execute(client, inputs)
+        actions()["add_domain"].execute(client, inputs)
     assert caught.value.errors()[0]["loc"] == (field,)
     assert len(responses.calls) == 0
 

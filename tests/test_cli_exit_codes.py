@@ -22,13 +22,13 @@ Setup = Callable[[SandboxAdmin, Account, Path, pytest.MonkeyPatch], list[str]]
 
 
 def _unexpressible_manifests(tmp_path: Path) -> Path:
-    """A copy of the manifests whose add_domain has a status rule Make cannot express."""
+    """A copy of the manifests whose add_domain has a repeat rule Make cannot express (an empty
+    search's rule on a create)."""
     copy = tmp_path / "manifests"
     shutil.copytree(MANIFESTS, copy)
     path = copy / "actions" / "add_domain.json"
     manifest = json.loads(path.read_text())
-    for rule in manifest["status_rules"]:
-        rule["status"] = 410
+    manifest["repeat"] = {"shape": "empty", "status": 404}
     path.write_text(json.dumps(manifest))
     return copy
 
@@ -77,7 +77,7 @@ def _args(*args: str) -> Setup:
 
 CASES: list[tuple[Exit, Setup, str]] = [
     (Exit.OK, _args("list"), ""),
-    (Exit.FAILED, _make_cannot_express, "mxguard: export failed: add_domain: its status rules"),
+    (Exit.FAILED, _make_cannot_express, "mxguard: export failed: add_domain: its repeat rule"),
     (Exit.USAGE, _args("export", "make", "--out", "x", "--base-url", "ftp://x"), "--base-url"),
     (Exit.INVALID_INPUT, _args("run", "add-domain", "--input", "{oops"), "not valid JSON"),
     (Exit.AUTHENTICATION, _without_token, "MXGUARD_API_TOKEN"),

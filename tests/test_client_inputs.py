@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from actions import ACTIONS
 from api_client import MxGuardClient
 from api_client.names import check_object_id, normalize_host, normalize_sender_pattern
+from connector.registry import actions
 from sandbox.server import SandboxServer
 from tests.support import Account, SandboxAdmin
 
@@ -68,7 +68,7 @@ def test_the_action_refuses_a_pattern_with_a_newline_before_any_request(
     before = _served(admin, account)
     raw = {"domain": "example.com", "pattern": "spam\n@deals.example", "action": "block"}
     with pytest.raises(ValidationError) as caught:
-        ACTIONS["add_sender_rule"].execute(client, raw)
+        actions()["add_sender_rule"].execute(client, raw)
     assert caught.value.errors()[0]["loc"] == ("pattern",)
     assert _served(admin, account) == before
 
@@ -96,7 +96,7 @@ def test_action_inputs_take_no_value_of_the_wrong_type(
 ) -> None:
     before = _served(admin, account)
     with pytest.raises(ValidationError) as caught:
-        ACTIONS["find_quarantined_message"].execute(client, inputs)
+        actions()["find_quarantined_message"].execute(client, inputs)
     problems = caught.value.errors()
     assert [p["loc"] for p in problems] == [(field,)]
     assert field in str(caught.value)
@@ -104,7 +104,7 @@ def test_action_inputs_take_no_value_of_the_wrong_type(
 
 
 def test_well_typed_inputs_still_run(client: MxGuardClient) -> None:
-    found = ACTIONS["find_quarantined_message"].execute(
+    found = actions()["find_quarantined_message"].execute(
         client, {"days": 3, "limit": 5, "status": "held", "subject": " watches "}
     )
     assert found == []
@@ -146,7 +146,7 @@ def test_a_huge_input_is_not_echoed_whole(
 ) -> None:
     before = _served(admin, account)
     with pytest.raises(ValidationError) as caught:
-        ACTIONS[key].execute(client, inputs)
+        actions()[key].execute(client, inputs)
     problem = caught.value.errors()[0]
     assert problem["loc"] == (field,)
     assert len(str(caught.value)) < 1000

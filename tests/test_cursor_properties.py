@@ -139,7 +139,7 @@ class Trigger:
                 page_cursor = None  # as the Poller does: start the poll over
                 items, page_cursor = self.api.page(plan.since, None, now, self.page_size)
             pages += 1
-            keyed = [(item.id, item.timestamp) for item in items]
+            keyed = [(item.timestamp, item.id) for item in items]
             fresh = cursor.new_items(keyed)
             emitted += [items[i] for i in fresh]
             for i in fresh:

@@ -14,9 +14,9 @@ from connector.cursor_store import CursorStoreError, SQLiteCursorStore
 from connector.polling import legacy_cursor_key, open_cursor
 from sandbox.server import SandboxServer
 from tests.support import Account, SandboxAdmin
-from triggers import NEW_VERDICT
 from triggers.cursor import CursorState, SeenChanges
-from triggers.definitions import VerdictFilters
+from triggers.polling.new_verdict import TRIGGER as NEW_VERDICT
+from triggers.polling.new_verdict import VerdictFilters
 
 OPENERS = 6
 ROUNDS = 15

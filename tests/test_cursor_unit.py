@@ -100,33 +100,33 @@ def test_poll_after_a_stopped_regular_poll_resumes_at_its_page_as_a_regular_poll
 
 def test_new_items_are_the_unseen_ones_in_page_order() -> None:
     cursor = cursor_at(START, seen={"b": START})
-    page = [("a", START), ("b", START), ("c", START + S), ("d", START + 2 * S)]
+    page = [(START, "a"), (START, "b"), (START + S, "c"), (START + 2 * S, "d")]
     assert cursor.new_items(page) == [0, 2, 3]
 
 
 def test_an_unseen_item_tying_with_the_watermark_is_new() -> None:
     cursor = cursor_at(START, seen={"a": START})
-    assert cursor.new_items([("a", START), ("z", START)]) == [1]
+    assert cursor.new_items([(START, "a"), (START, "z")]) == [1]
 
 
 def test_an_item_older_than_the_window_is_not_new() -> None:
     cursor = cursor_at(START)
-    assert cursor.new_items([("old", START - LOOKBACK - 1)]) == []
+    assert cursor.new_items([(START - LOOKBACK - 1, "old")]) == []
 
 
 def test_an_item_exactly_at_the_window_start_is_new() -> None:
     cursor = cursor_at(START)
-    assert cursor.new_items([("edge", START - LOOKBACK)]) == [0]
+    assert cursor.new_items([(START - LOOKBACK, "edge")]) == [0]
 
 
 def test_an_item_older_than_the_floor_is_not_new() -> None:
     cursor = cursor_at(START, floor=START)
-    assert cursor.new_items([("before", START - 1), ("at", START)]) == [1]
+    assert cursor.new_items([(START - 1, "before"), (START, "at")]) == [1]
 
 
 def test_new_items_does_not_change_the_state() -> None:
     cursor = cursor_at(START)
-    cursor.new_items([("a", START)])
+    cursor.new_items([(START, "a")])
     assert cursor.state.seen == {}
     assert cursor.state.watermark == START
 
@@ -136,27 +136,27 @@ def test_new_items_does_not_change_the_state() -> None:
 
 def test_recorded_item_is_seen_and_no_longer_new() -> None:
     cursor = cursor_at(START)
-    cursor.record("a", START + S)
+    cursor.record(START + S, "a")
     assert cursor.state.seen == {"a": START + S}
-    assert cursor.new_items([("a", START + S)]) == []
+    assert cursor.new_items([(START + S, "a")]) == []
 
 
 def test_record_moves_the_watermark_to_the_newest_timestamp() -> None:
     cursor = cursor_at(START)
-    cursor.record("a", START + 5 * S)
+    cursor.record(START + 5 * S, "a")
     assert cursor.state.watermark == START + 5 * S
 
 
 def test_record_of_an_older_item_never_moves_the_watermark_back() -> None:
     cursor = cursor_at(START)
-    cursor.record("new", START + 5 * S)
-    cursor.record("late", START + S)
+    cursor.record(START + 5 * S, "new")
+    cursor.record(START + S, "late")
     assert cursor.state.watermark == START + 5 * S
 
 
 def test_record_adds_to_the_pending_changes() -> None:
     cursor = cursor_at(START)
-    cursor.record("a", START)
+    cursor.record(START, "a")
     assert cursor.changes.added == {"a": START}
 
 
@@ -177,8 +177,8 @@ def test_prune_reports_where_the_store_may_drop_ids() -> None:
 
 def test_prune_drops_pending_additions_that_fell_out_of_the_window() -> None:
     cursor = cursor_at(START)
-    cursor.record("a", START)
-    cursor.record("b", START + LOOKBACK + S)  # moves the window past "a"
+    cursor.record(START, "a")
+    cursor.record(START + LOOKBACK + S, "b")  # moves the window past "a"
     cursor.prune()
     assert cursor.changes.added == {"b": START + LOOKBACK + S}
     assert cursor.state.seen == {"b": START + LOOKBACK + S}
@@ -194,7 +194,7 @@ def test_prune_with_nothing_out_of_the_window_changes_nothing() -> None:
 def test_pruned_item_is_still_not_emitted_again() -> None:
     cursor = cursor_at(START, seen={"old": START - LOOKBACK - 1})
     cursor.prune()
-    assert cursor.new_items([("old", START - LOOKBACK - 1)]) == []
+    assert cursor.new_items([(START - LOOKBACK - 1, "old")]) == []
 
 
 # -- stop_early ----------------------------------------------------------------------------------
@@ -261,7 +261,7 @@ def test_finish_poll_prunes() -> None:
 
 def test_take_changes_hands_over_the_batch_and_starts_a_new_one() -> None:
     cursor = cursor_at(START)
-    cursor.record("a", START)
+    cursor.record(START, "a")
     taken = cursor.take_changes()
     assert taken.added == {"a": START}
     assert cursor.changes.added == {}

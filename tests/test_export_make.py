@@ -1,10 +1,10 @@
 """The Make export: every file valid against Make's own schemas, and the app run on a sandbox.
 
-Make's runtime is not available here, so ``tests/make_iml.py`` runs the exported IML over real
-HTTP the way Make's documentation describes it, and the results are compared with the manifest
-runner (the reference semantics) where Make can express them. Where Make's documented semantics
-lose items (bursts beyond what one run reads, late items tying with the last one processed),
-the tests assert that documented behaviour; ``docs/export-make.md`` explains it.
+Make's runtime is not available here, so ``tests/engines/make_iml.py`` runs the exported IML
+over real HTTP the way Make's documentation describes it, and the results are compared with the
+manifest runner (the reference semantics) where Make can express them. Where Make's documented
+semantics lose items (bursts beyond what one run reads, late items tying with the last one
+processed), the tests assert that documented behaviour; ``docs/export-make.md`` explains it.
 """
 
 from __future__ import annotations
@@ -25,11 +25,18 @@ from jsonschema_specifications import REGISTRY as META_SCHEMAS  # type: ignore[i
 from referencing import Resource
 from referencing.jsonschema import DRAFT7
 
+from actions.errors import ActionConflictError
+from actions.repeat import Absent, Empty
+from api_client.contract import MICROS
+from api_client.errors import APIError
 from connector.cli import Settings, main
+from connector.errors import ExportError
 from connector.manifest import files
+from connector.manifest.format import HttpRequest, Operation
+from connector.manifest.runner import ManifestRunner
 from sandbox.server import SandboxServer
-from sandbox.timefmt import MICROS, format_us, parse_to_us
-from tests.make_iml import (
+from sandbox.timefmt import format_us, parse_to_us
+from tests.engines.make_iml import (
     UNDEFINED,
     MakeApp,
     MakeError,
@@ -38,7 +45,6 @@ from tests.make_iml import (
     load,
     parse_date,
 )
-from tests.manifest_runner import ManifestRunner, RunnerError
 from tests.support import Account, SandboxAdmin
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,6 +107,10 @@ def app(exported: Path, account: Account, admin: SandboxAdmin) -> MakeApp:
 
 def runner(sandbox: SandboxServer, account: Account) -> ManifestRunner:
     return ManifestRunner(files.load_connector(MANIFESTS), sandbox.base_url, account.token)
+
+
+def operation(key: str) -> Operation:
+    return next(op for op in files.load_operations(MANIFESTS) if op.key == key)
 
 
 # files ------------------------------------------------------------------------------------------
@@ -430,7 +440,7 @@ def test_new_verdict_is_oldest_first_and_remembers(
     admin.traffic(account, 150, spread_seconds=3600, seed=7)
     make = app(exported, account, admin)
     reference, _ = runner(sandbox, account).poll_page(
-        files.load_operations(MANIFESTS)[0], {}, None, None, 150, "desc"
+        operation("new_verdict"), {}, None, None, 150, "desc"
     )
     expected = in_make_order(reference, "scanned_at")
     state = TriggerState()
@@ -458,7 +468,7 @@ def test_new_verdict_filters(exported: Path, sandbox: SandboxServer, admin: Sand
     found = app(exported, account, admin).poll(
         "newVerdict", {**filters, "limit": 500}, TriggerState()
     )
-    verdict = files.load_operations(MANIFESTS)[0]
+    verdict = operation("new_verdict")
     reference, _ = runner(sandbox, account).poll_page(verdict, filters, None, None, 500, "desc")
     assert found
     assert [v["id"] for v in found] == in_make_order(reference, "scanned_at")
@@ -516,7 +526,8 @@ def test_the_evaluator_follows_makes_documented_iml() -> None:
 
 
 def reference_error(call: Any) -> str:
-    with pytest.raises(RunnerError) as failed:
+    """The reference's error message: a conflict it found, or the API's error."""
+    with pytest.raises((ActionConflictError, APIError)) as failed:
         call()
     return str(failed.value)
 
@@ -617,19 +628,31 @@ def test_quarantine_actions_with_repeats(
     assert missing.value.status == 404
 
 
-def test_a_status_rule_make_cannot_express_stops_the_export(tmp_path: Path) -> None:
+def other_check(op: Operation) -> Any:
+    """The rule's check reads an object the listing Make sends first is not under."""
+    assert isinstance(op.repeat, Absent)
+    return op.repeat.model_copy(update={"check": HttpRequest(method="GET", path="/api/v1/me")})
+
+
+@pytest.mark.parametrize(
+    ("key", "repeat"),
+    [
+        ("add_domain", lambda op: Empty()),  # a search's rule on a create
+        ("find_quarantined_message", lambda op: Empty()),  # on a search that reads pages
+        ("remove_sender_rule", other_check),
+    ],
+)
+def test_a_repeat_rule_make_cannot_express_stops_the_export(
+    tmp_path: Path, key: str, repeat: Callable[[Operation], Any]
+) -> None:
     from connector.export import make
     from connector.export.common import load_bundle
 
     bundle = load_bundle(MANIFESTS, None)
     odd = [
-        op.model_copy(
-            update={"status_rules": [r.model_copy(update={"status": 410}) for r in op.status_rules]}
-        )
-        if op.key == "add_domain"
-        else op
+        op.model_copy(update={"repeat": repeat(op)}) if op.key == key else op
         for op in bundle.operations
     ]
-    with pytest.raises(ValueError, match="add_domain: its status rules"):
+    with pytest.raises(ExportError, match=f"{key}: its repeat rule cannot be expressed for Make"):
         make.export(type(bundle)(bundle.connector, odd, bundle.base_url), tmp_path / "out")
     assert not (tmp_path / "out").exists()

@@ -9,14 +9,13 @@ from typing import Any
 
 import pytest
 
-from actions import ACTIONS, ActionConflictError
+from actions import ActionConflictError
 from api_client import APIError, MxGuardClient
 from connector import registry
 from connector.manifest import files
+from connector.manifest.runner import ManifestRunner
 from sandbox.server import SandboxServer
-from tests.manifest_runner import ManifestRunner, RunnerError
 from tests.support import SandboxAdmin, account_with_mail
-from triggers import TRIGGERS
 
 MANIFESTS = Path(__file__).resolve().parents[1] / "manifests"
 VOLATILE = {
@@ -68,7 +67,7 @@ def _normal(result: Any) -> Any:
 def _outcome(call: Any) -> Any:
     try:
         return ("ok", _normal(call()))
-    except (ActionConflictError, RunnerError, APIError) as error:
+    except (ActionConflictError, APIError) as error:
         status = getattr(error, "status", None) or 409
         return ("error", status)
 
@@ -113,14 +112,14 @@ def test_actions_from_manifests_behave_as_the_python_definitions(
         theirs = {k: str(v).format(**runner_ids) for k, v in inputs.items()}
         if "limit" in inputs:
             mine["limit"] = theirs["limit"] = inputs["limit"]  # type: ignore[assignment]
-        expected = _outcome(lambda k=key, i=mine: ACTIONS[k].execute(client, i))
+        expected = _outcome(lambda k=key, i=mine: registry.actions()[k].execute(client, i))
         got = _outcome(lambda k=key, i=theirs: runner.run(operations[k], i))
         assert got == expected, (key, inputs)
     assert runner.test_connection() == "Test customer"
     assert runner.dropdown("domains") == ["example.com"]
 
 
-@pytest.mark.parametrize("key", list(TRIGGERS))
+@pytest.mark.parametrize("key", list(registry.triggers()))
 def test_trigger_pages_from_manifests_match_the_python_trigger(
     roomy_sandbox: SandboxServer, key: str
 ) -> None:
@@ -130,7 +129,7 @@ def test_trigger_pages_from_manifests_match_the_python_trigger(
     client = MxGuardClient(account.token, roomy_sandbox.base_url, rate_limit_db=":memory:")
     runner = ManifestRunner(files.load_connector(MANIFESTS), roomy_sandbox.base_url, account.token)
     operation = next(op for op in files.load_operations(MANIFESTS) if op.key == key)
-    trigger = TRIGGERS[key]
+    trigger = registry.triggers()[key]
     raw = {"domain": "B.example"} if any(f.key == "domain" for f in operation.inputs) else {}
     filters = trigger.filters.model_validate(raw)
     python_ids, runner_ids = [], []

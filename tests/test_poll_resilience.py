@@ -15,8 +15,9 @@ from connector.polling import follow, make_poller
 from sandbox.server import SandboxServer
 from sandbox.timefmt import parse_to_us
 from tests.support import Account, SandboxAdmin, SandboxTime
-from triggers import NEW_VERDICT, MemoryCursorStore, Poller
-from triggers.definitions import VerdictFilters
+from triggers import MemoryCursorStore, Poller
+from triggers.polling.new_verdict import TRIGGER as NEW_VERDICT
+from triggers.polling.new_verdict import VerdictFilters
 
 
 class Collected:

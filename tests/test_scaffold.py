@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from connector.scaffold import FOLDERS
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -43,12 +45,17 @@ def _run(copy: Path, *args: str, timeout: float = 300) -> subprocess.CompletedPr
 
 
 @pytest.mark.slow
-def test_scaffolded_operations_pass_their_tests_unedited(tmp_path: Path) -> None:
+def test_scaffolded_operations_are_one_module_and_one_test_and_pass_unedited(
+    tmp_path: Path,
+) -> None:
     copy = _copy_project(tmp_path / "project")
     for kind, name in (("action", "weekly_summary"), ("trigger", "new_partner_domain")):
         made = _run(copy, "-m", "connector", "scaffold", kind, name)
         assert made.returncode == 0, made.stderr
-        assert f"tests/test_scaffolded_{name}.py" in made.stdout
+        lines = made.stdout.splitlines()
+        written = [line.removeprefix("wrote ") for line in lines if line.startswith("wrote ")]
+        sources = sorted(p for p in written if not p.startswith("manifests/"))
+        assert sources == sorted([f"{FOLDERS[kind]}/{name}.py", f"tests/test_scaffolded_{name}.py"])
     assert (copy / "manifests" / "actions" / "weekly_summary.json").exists()
     assert (copy / "manifests" / "triggers" / "new_partner_domain.json").exists()
     check = _run(copy, "-m", "connector", "manifests", "check")

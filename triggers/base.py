@@ -1,15 +1,17 @@
-"""What a polling trigger is: a page source over items with an id and a timestamp, plus filters."""
+"""What a polling trigger is: a listing of items with an id and a timestamp, plus filters."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Generic, Literal, Protocol, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from api_client import MxGuardClient, Page
+from api_client.mapping import HttpRequest
+from api_client.resources._base import timestamp
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 Filters = TypeVar("Filters", bound=BaseModel)
@@ -38,25 +40,23 @@ class FetchedPage:
 Order = Literal["asc", "desc"]
 
 
-class PageFetcher(Protocol):
-    """One page of a trigger's items; every argument but the client by name, so a fetcher
-    cannot take ``cursor`` for ``since`` or a limit for an order."""
+class TriggerFilters(BaseModel):
+    """A trigger's filters: validated before any request, and part of its cursor's key."""
 
-    def __call__(
-        self,
-        client: MxGuardClient,
-        *,
-        filters: Any,
-        since: datetime | None,
-        cursor: str | None,
-        limit: int,
-        order: Order,
-    ) -> FetchedPage: ...
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NoFilters(TriggerFilters):
+    pass
 
 
 @dataclass(frozen=True, kw_only=True)
 class TriggerDefinition(Generic[Filters]):
-    """One polling trigger; everything else (manifests, exports, the CLI) is derived from it."""
+    """One polling trigger; manifests, exports and the CLI are derived from it.
+
+    Its listing is described as data (``request``, whose query values name filters), so the
+    same description is what Python fetches and what every platform's export sends.
+    """
 
     key: str
     noun: str
@@ -65,8 +65,29 @@ class TriggerDefinition(Generic[Filters]):
     filters: type[Filters]
     output: type[BaseModel]
     time_field: str
-    fetch: PageFetcher
+    request: HttpRequest
+    sample: Mapping[str, Any]
+    """A realistic item, shown by platforms before a first real run."""
+    dropdowns: frozenset[str] = field(default_factory=frozenset)
+    """Filters offered as a dropdown of the account's domains."""
     id_field: str = "id"
+
+    def fetch(
+        self,
+        client: MxGuardClient,
+        *,
+        filters: Filters,
+        since: datetime | None,
+        cursor: str | None,
+        limit: int,
+        order: Order,
+    ) -> FetchedPage:
+        """One page of matching items, ``since`` inclusive, in ``order``."""
+        window = {"since": timestamp(since, "since"), "order": order, "limit": limit}
+        reply = client.send(
+            self.request, filters.model_dump(mode="json"), {**window, "cursor": cursor}
+        )
+        return FetchedPage.of(reply.parse(Page[self.output]))  # type: ignore[name-defined]
 
     def item_key(self, item: BaseModel) -> tuple[int, str]:
         """(timestamp in µs, id) of an item: the order in which items come out."""

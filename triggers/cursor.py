@@ -121,13 +121,13 @@ class Cursor:
             return PollPlan(self.window_start, sweep=True, started=now)
         return PollPlan(state.watermark, sweep=False, started=now)
 
-    def new_items(self, keyed: list[tuple[str, int]]) -> list[int]:
-        """Indexes of the (id, timestamp) pairs of one page to emit, in page order: not emitted
+    def new_items(self, keyed: list[tuple[int, str]]) -> list[int]:
+        """Indexes of the (timestamp, id) keys of one page to emit, in page order: not emitted
         before, and inside the watched window."""
         start, seen = self.window_start, self.state.seen
-        return [i for i, (item_id, ts) in enumerate(keyed) if item_id not in seen and ts >= start]
+        return [i for i, (ts, item_id) in enumerate(keyed) if item_id not in seen and ts >= start]
 
-    def record(self, item_id: str, timestamp: int) -> None:
+    def record(self, timestamp: int, item_id: str) -> None:
         """Remember an emitted item (after it was delivered, before the commit)."""
         self.state.seen[item_id] = timestamp
         self.changes.added[item_id] = timestamp

@@ -71,7 +71,7 @@ class Poller:
                 page_cursor = None  # the API no longer takes the stored page: start the poll over
                 page = self._fetch(plan.since, None)
             report.pages += 1
-            keyed = [self._key(item) for item in page.items]
+            keyed = [self.trigger.item_key(item) for item in page.items]
             fresh = cursor.new_items(keyed)
             if fresh:
                 sink([page.items[i] for i in fresh])
@@ -112,7 +112,3 @@ class Poller:
             self.client, filters=self.filters, since=None, cursor=None, limit=limit, order="desc"
         )
         return page.items
-
-    def _key(self, item: BaseModel) -> tuple[str, int]:
-        stamp, item_id = self.trigger.item_key(item)
-        return item_id, stamp

@@ -8,6 +8,7 @@ from typing import Any
 import click
 from pydantic import BaseModel
 
+from actions import ActionConflictError
 from connector import registry
 from connector.cli.base import NamedGroup, Settings, pass_settings, validated
 from connector.options import collect, options_for
@@ -25,7 +26,12 @@ def run_command(key: str) -> click.Command:
     def command(settings: Settings, /, **params: Any) -> None:
         data = validated(action.input, collect(action.input, params, params["input"]))
         with settings.client() as client:
-            result = action.execute(client, data)
+            try:
+                result = action.execute(client, data)
+            except ActionConflictError as conflict:
+                conflict.message = with_commands(conflict.message)
+                conflict.args = (conflict.message,)
+                raise
         click.echo(to_json(result))
 
     params: list[click.Parameter] = [
@@ -39,6 +45,16 @@ def run_command(key: str) -> click.Command:
         help=f"{action.description}\n\nOn repeat: {action.on_repeat}",
         short_help=action.label,
     )
+
+
+def with_commands(message: str) -> str:
+    """A message naming actions by label (as every platform shows them) also gives the command
+    that runs each one here: "use Update Domain (mxguard run update-domain)"."""
+    for key, action in registry.actions().items():
+        message = message.replace(
+            action.label, f"{action.label} (mxguard run {registry.kebab(key)})"
+        )
+    return message
 
 
 def to_json(result: Any) -> str:

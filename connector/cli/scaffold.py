@@ -21,7 +21,7 @@ from connector.errors import ScaffoldError
     help="The project checkout.",
 )
 def scaffold(kind: str, name: str, root: Path) -> None:
-    """Create a new trigger or action NAME: definition, HTTP mapping, test, manifest."""
+    """Create a new trigger or action NAME: its module, its test, its manifest."""
     from connector.manifest import files
     from connector.scaffold import scaffold as make
 

@@ -2,24 +2,29 @@
 
 The cookiecutter template gives the skeleton (README, common data); every IML file is written
 here from the manifests, as JSON, so that Jinja never meets IML's own ``{{...}}``. Make's runtime
-cannot continue after an HTTP error (no lookup after a 409 or 404), so the status rules of the
-manifests become checks made *before* the request: see ``docs/export-make.md``.
+cannot continue after an HTTP error (no lookup after a 409 or 404), so the repeat rules of the
+manifests (``actions/repeat.py``) become checks made *before* the request: see
+``docs/export-make.md``. Every module is built before anything is written, so a rule that Make
+cannot express stops the export with nothing written.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, assert_never
 
+from actions.repeat import Absent, Current, Empty, Existing
 from api_client.contract import MAX_PAGE_SIZE
 from connector.errors import ExportError
 from connector.export.common import Bundle, render_template, write_json
 from connector.export.make_iml import (
+    PATH_VAR,
+    field_of,
     fill,
     literal,
     normal_ref,
-    param_expr,
     param_ref,
     param_value,
     url_of,
@@ -32,7 +37,8 @@ from connector.manifest.format import (
     ListSource,
     Operation,
     OutputField,
-    StatusRule,
+    Pagination,
+    Param,
 )
 
 CONNECTION = "mxguard"
@@ -68,9 +74,8 @@ MODULE_TYPES = {"trigger": "trigger", "search": "search"}
 
 def export(bundle: Bundle, out: Path) -> Path:
     """Write the app to ``out`` (replacing an earlier export, refusing any other folder)."""
-    for op in bundle.operations:
-        rule_shape(op)  # before writing anything
     modules = {camel(op.key): op for op in bundle.operations}
+    codes = {name: module_codes(bundle, op) for name, op in modules.items()}  # may refuse
     sources = used_sources(bundle)
     render_template(
         "make",
@@ -121,7 +126,7 @@ def export(bundle: Bundle, out: Path) -> Path:
         meta.update(label=f"List {source.key}", connection=CONNECTION, altConnection=None)
         index["components"]["rpc"][name] = meta
     for name, op in modules.items():
-        meta = write_component(out, "module", name, module_codes(bundle, op))
+        meta = write_component(out, "module", name, codes[name])
         meta.update(
             label=op.label,
             description=op.description,
@@ -432,55 +437,44 @@ def request(op: Operation, http: HttpRequest) -> dict[str, Any]:
 
 
 def communication(bundle: Bundle, op: Operation) -> Any:
-    """The module's requests; a status rule of a shape not known here stops the export, as
-    exporting it without its meaning would change what a repeat does."""
-    shape = rule_shape(op)
+    """The module's requests, as its repeat rule makes them (see the module docstring).
+
+    A rule Make cannot express here stops the export (a shape on another kind of action than the
+    one it describes, an ``empty`` rule on a paged search), as exporting it without its meaning
+    would change what a repeat does; a new shape of ``RepeatRule`` fails the type check below."""
     if op.kind == "trigger":
+        if op.repeat is not None:
+            raise unexpressed(op, "a trigger repeats nothing: it only reads")
         return trigger(op)
-    if op.kind == "search":
-        return search(bundle, op)
-    if shape == "none":
-        return {**request(op, op.request), "response": {"output": success_output(op)}}
-    rule = op.status_rules[0]
-    if shape == "absent":
-        return absent_first(bundle, op, rule)
-    if shape == "existing":
-        return existing_first(bundle, op, rule)
-    return current_first(op, rule)
+    match op.repeat:
+        case None:
+            if op.kind == "search":
+                return search(bundle, op, None)
+            return {**request(op, op.request), "response": {"output": success_output(op)}}
+        case Absent() as rule:
+            for_kind(op, rule.shape, "delete")
+            return absent_first(bundle, op, rule)
+        case Existing() as rule:
+            for_kind(op, rule.shape, "create")
+            return existing_first(bundle, op, rule)
+        case Current() as rule:
+            for_kind(op, rule.shape, "update")
+            return current_first(op, rule)
+        case Empty() as rule:
+            for_kind(op, rule.shape, "search")
+            return search(bundle, op, rule)
+        case _:
+            assert_never(op.repeat)
 
 
-def rule_shape(op: Operation) -> str:
-    """Which pre-check expresses the operation's status rule (see the module docstring)."""
-    rules = op.status_rules
-    if not rules:
-        return "none"
-    rule = rules[0]
-    shapes = {
-        "empty": len(rules) == 1
-        and op.kind == "search"
-        and rule.status == 404
-        and rule.empty
-        and op.pagination is None,
-        "absent": len(rules) == 1
-        and op.kind == "delete"
-        and rule.status == 404
-        and not rule.accept_if,
-        "existing": len(rules) == 1
-        and op.kind == "create"
-        and rule.status == 409
-        and rule.lookup is not None
-        and bool(rule.accept_if),
-        "current": len(rules) == 1
-        and op.kind == "update"
-        and rule.status == 409
-        and rule.lookup is not None
-        and not rule.find_in
-        and bool(rule.accept_if),
-    }
-    for shape, fits in shapes.items():
-        if fits:
-            return shape
-    raise ExportError(f"{op.key}: its status rules cannot be expressed for Make yet")
+def unexpressed(op: Operation, why: str) -> ExportError:
+    return ExportError(f"{op.key}: its repeat rule cannot be expressed for Make: {why}")
+
+
+def for_kind(op: Operation, shape: str, kind: str) -> None:
+    """Each shape becomes the check before one kind of request (a DELETE, a POST, ...)."""
+    if op.kind != kind:
+        raise unexpressed(op, f"{shape!r} is exported for {kind} actions only, not a {op.kind}")
 
 
 def trigger(op: Operation) -> dict[str, Any]:
@@ -511,29 +505,30 @@ def trigger(op: Operation) -> dict[str, Any]:
     return spec
 
 
-def search(bundle: Bundle, op: Operation) -> dict[str, Any]:
-    """A paged search with its client filters as the iterate condition; a lookup by name reads
-    the list instead (a 404 would stop Make, while the manifest means "nothing found")."""
-    if op.pagination is None:
-        rule = next(r for r in op.status_rules if r.empty)
-        assert rule.status == 404
+def search(bundle: Bundle, op: Operation, rule: Empty | None) -> dict[str, Any]:
+    """A paged search with its client filters as the iterate condition; a lookup by key, whose
+    ``empty`` rule makes a 404 "nothing found", reads the list instead (a 404 would stop Make)."""
+    if rule is not None:
+        if op.pagination is not None:
+            raise unexpressed(op, "'empty' is for a search by key, and this one reads pages")
         where = located(bundle, op, op.request.path)
-        spec = {
-            "url": where["list"],
-            "method": "GET",
-            "qs": {where["limit_param"]: where["max_limit"]},
-        }
+        spec = first_page(op, where)
         spec["response"] = {
             "iterate": {
-                "container": wrap(f"body.{where['items']}"),
-                "condition": wrap(f"item.{where['field']} == {where['value']}"),
+                "container": wrap(f"body.{where.paging.items}"),
+                "condition": wrap(f"item.{where.field} == {where.value}"),
             },
             "output": wrap("item"),
         }
         spec["pagination"] = pagination(
-            where["cursor_param"], where["next_cursor"], where["has_more"]
+            where.paging.cursor_param, where.paging.next_cursor, where.paging.has_more
         )
         return spec
+    if op.pagination is None:
+        raise ExportError(
+            f"{op.key}: a search by key cannot be expressed for Make without an 'empty' repeat "
+            "rule: Make reads the list, where a 404 error could not happen"
+        )
     paging = op.pagination
     spec = request(op, op.request)
     checks = [
@@ -575,57 +570,106 @@ def result_value(op: Operation, key: str | None, value: Any) -> Any:
     return wrap(normal_ref(next(f for f in op.inputs if f.key == key)))
 
 
-def located(bundle: Bundle, op: Operation, object_path: str) -> dict[str, Any]:
-    """Where an object addressed by ``…/{var}`` is listed: the list path, its page directives,
-    the item field that names it and the input's value to compare with.
+@dataclass(frozen=True)
+class Listing:
+    """Where an object is listed: the list's first request (``url``, ``method``, ``query``),
+    where its pages put their items and next cursor (``paging``), and which item is the object:
+    the one whose ``field`` equals ``value``, an IML expression of the inputs."""
 
-    The list is the path without its last segment; the field is the input's dropdown value field
-    (``domain``), else the variable itself if items carry it, else ``id``."""
+    url: str
+    method: str
+    query: tuple[Param, ...]
+    paging: Pagination
+    field: str
+    value: str
+
+
+def located(bundle: Bundle, op: Operation, object_path: str) -> Listing:
+    """Where an object addressed by ``…/{var}`` is listed: the path without its last segment,
+    read in the largest pages its list source (else the operation, else every listing) allows.
+
+    The field is the input's dropdown value field (``domain``), else the variable itself if items
+    carry it, else ``id``."""
     parent, _, last = object_path.rpartition("/")
-    var = last.strip("{}")
-    field = next(f for f in op.inputs if f.key == var)
+    var = PATH_VAR.fullmatch(last)
+    field = next((f for f in op.inputs if var and f.key == var.group(1)), None)
+    if field is None:
+        raise unexpressed(
+            op, f"Make looks the object up in a list, and {object_path} does not end in an input"
+        )
     source = next((s for s in bundle.connector.list_sources if s.request.path == parent), None)
-    paging = source.pagination if source else op.pagination
+    paging = source.pagination if source else op.pagination or Pagination()
     fields = {
         f.key for other in bundle.operations if other.request.path == parent for f in other.output
     }
     if field.dynamic is not None:
         item_field = field.dynamic.value
     else:
-        item_field = var if var in fields else "id"
+        item_field = field.key if field.key in fields else "id"
+    return Listing(
+        url=url_of(op, parent),
+        method="GET",
+        query=(Param(name=paging.limit_param, value=paging.max_limit),),
+        paging=paging,
+        field=item_field,
+        value=normal_ref(field),
+    )
+
+
+def listed_in(op: Operation, rule: Existing) -> Listing:
+    """The list a creation's lookup answers (under ``find_in``): the item is the one whose field
+    equals the input that ``match`` names."""
+    assert rule.find_in is not None
+    if len(rule.match) != 1:
+        raise unexpressed(op, f"Make finds the existing item by one field, not {len(rule.match)}")
+    ((item_field, key),) = rule.match.items()
+    return Listing(
+        url=url_of(op, rule.lookup.path),
+        method=rule.lookup.method,
+        query=tuple(rule.lookup.query),
+        paging=Pagination(items=rule.find_in),
+        field=item_field,
+        value=normal_ref(field_of(op, key)),
+    )
+
+
+def first_page(op: Operation, where: Listing) -> dict[str, Any]:
     return {
-        "list": url_of(op, parent),
-        "items": paging.items if paging else "data",
-        "has_more": paging.has_more if paging else "has_more",
-        "next_cursor": paging.next_cursor if paging else "next_cursor",
-        "cursor_param": paging.cursor_param if paging else "cursor",
-        "limit_param": paging.limit_param if paging else "limit",
-        "max_limit": paging.max_limit if paging else MAX_PAGE_SIZE,
-        "field": item_field,
-        "value": normal_ref(field),
+        "url": where.url,
+        "method": where.method,
+        "qs": {p.name: param_value(op, p) for p in where.query},
     }
 
 
-def listing(where: dict[str, Any]) -> dict[str, Any]:
+def page_in_temp(op: Operation, where: Listing) -> dict[str, Any]:
     """First page of a list, kept in ``temp`` for the next request's condition."""
     return {
-        "url": where["list"],
-        "method": "GET",
-        "qs": {where["limit_param"]: where["max_limit"]},
+        **first_page(op, where),
         "response": {
             "temp": {
-                "items": wrap(f"body.{where['items']}"),
-                "more": wrap(f"body.{where['has_more']}"),
+                "items": wrap(f"body.{where.paging.items}"),
+                "more": wrap(f"body.{where.paging.has_more}"),
             }
         },
     }
 
 
-def absent_first(bundle: Bundle, op: Operation, rule: StatusRule) -> list[dict[str, Any]]:
+def absent_first(bundle: Bundle, op: Operation, rule: Absent) -> list[dict[str, Any]]:
     """A delete whose 404 means "already absent": list first; skip the request when the object
-    is not in a complete list (a list with more pages never lets it be skipped)."""
+    is not in a complete list (a list with more pages never lets it be skipped).
+
+    The rule's ``check`` (an object that must exist, its error the answer) needs no request of its
+    own when it reads an object the list is under: listing under a missing object fails so."""
+    listed = op.request.path.rpartition("/")[0]
+    check = rule.check
+    if check is not None and not (
+        check.method == "GET" and not check.query and listed.startswith(check.path + "/")
+    ):
+        raise unexpressed(
+            op, f"its check, {check.method} {check.path}, is not of an object {listed} is under"
+        )
     where = located(bundle, op, op.request.path)
-    present = f"contains(map(temp.items, {literal(where['field'])}), {where['value']})"
+    present = f"contains(map(temp.items, {literal(where.field)}), {where.value})"
     absent_result: dict[str, Any] = {
         p.name: result_value(op, p.input, p.value) for p in rule.result
     }
@@ -634,50 +678,32 @@ def absent_first(bundle: Bundle, op: Operation, rule: StatusRule) -> list[dict[s
     main = request(op, op.request)
     main["condition"] = {"condition": wrap(f"{present} || temp.more"), "default": absent_result}
     main["response"] = {"output": success_output(op)}
-    return [listing(where), main]
+    return [page_in_temp(op, where), main]
 
 
-def existing_first(bundle: Bundle, op: Operation, rule: StatusRule) -> list[dict[str, Any]]:
+def existing_first(bundle: Bundle, op: Operation, rule: Existing) -> list[dict[str, Any]]:
     """A create whose 409 means "already there": list first; when the object is there, answer it
     (outcome of the rule) if it matches the inputs, else fail with the rule's message."""
-    if rule.lookup is not None and rule.find_in:
-        http = rule.lookup
-        ((item_field, key),) = rule.match.items()
-        field = next(f for f in op.inputs if f.key == key)
-        where = {
-            "list": url_of(op, http.path),
-            "items": rule.find_in,
-            "field": item_field,
-            "value": normal_ref(field),
-            "has_more": "has_more",
-        }
-        first: dict[str, Any] = {
-            "url": where["list"],
-            "method": http.method,
-            "qs": {p.name: param_value(op, p) for p in http.query},
-            "response": {
-                "temp": {"items": wrap(f"body.{rule.find_in}"), "more": wrap("body.has_more")}
-            },
-        }
-    else:
-        assert rule.lookup is not None
-        where = located(bundle, op, rule.lookup.path)
-        first = listing(where)
-    key, value = literal(where["field"]), where["value"]
+    where = listed_in(op, rule) if rule.find_in else located(bundle, op, rule.lookup.path)
+    first = page_in_temp(op, where)
+    key, value = literal(where.field), where.value
 
     def found(name: str) -> str:
         return f"first(map(temp.items, {literal(name)}, {key}, {value}))"
 
     present = f"contains(map(temp.items, {key}), {value})"
     accepted = (
-        " && ".join(f"{found(name)} == {param_expr(op, p)}" for name, p in rule.accept_if.items())
+        " && ".join(
+            f"{found(name)} == {normal_ref(field_of(op, input_key))}"
+            for name, input_key in rule.same.items()
+        )
         or "true"
     )
     fields = [f.key for f in op.output if f.key != "outcome"]
     known = {f.key: normal_ref(f) for f in op.inputs} | {name: found(name) for name in fields}
     first["response"]["valid"] = {
         "condition": wrap(f"!{present} || ({accepted})"),
-        "message": fill(rule.error or "conflict", known),
+        "message": fill(rule.error, known),
     }
     existing: dict[str, Any] = {name: wrap(found(name)) for name in fields}
     if rule.outcome:
@@ -688,15 +714,12 @@ def existing_first(bundle: Bundle, op: Operation, rule: StatusRule) -> list[dict
     return [first, main]
 
 
-def current_first(op: Operation, rule: StatusRule) -> list[dict[str, Any]]:
+def current_first(op: Operation, rule: Current) -> list[dict[str, Any]]:
     """A change whose conflict is fine when the object is already in the target state: read it
     first; skip the request then, else send it, its conflict failing with the rule's message."""
-    assert rule.lookup is not None
     lookup = request(op, rule.lookup)
     lookup["response"] = {"temp": {"found": wrap("body")}}
-    accepted = " && ".join(
-        f"temp.found.{name} == {param_expr(op, p)}" for name, p in rule.accept_if.items()
-    )
+    accepted = f"temp.found.{rule.field} == {literal(rule.value)}"
     fields = [f.key for f in op.output if f.key != "outcome"]
     current: dict[str, Any] = {name: wrap(f"temp.found.{name}") for name in fields}
     if rule.outcome:
@@ -706,9 +729,6 @@ def current_first(op: Operation, rule: StatusRule) -> list[dict[str, Any]]:
     main["condition"] = {"condition": wrap(f"!({accepted})"), "default": current}
     main["response"] = {
         "output": success_output(op),
-        "error": {
-            **error_directive(),
-            str(rule.status): {"message": fill(rule.error or "conflict", known)},
-        },
+        "error": {**error_directive(), str(rule.status): {"message": fill(rule.error, known)}},
     }
     return [lookup, main]

@@ -2,7 +2,7 @@
 
 The exporter keeps the IML it writes to a handful of forms (paths, literals, ``==``/``!=``,
 ``&&``/``||``/``!``, and the functions ``lower``, ``ifempty``, ``contains``, ``map``, ``first``,
-``addDays``) so that ``tests/make_iml.py`` can evaluate every file honestly.
+``addDays``) so that ``tests/engines/make_iml.py`` can evaluate every file honestly.
 """
 
 from __future__ import annotations
@@ -53,13 +53,6 @@ def param_value(op: Operation, param: Param) -> Any:
     if param.days_ago_input is not None:
         return wrap(f"addDays(now, -{param_ref(field_of(op, param.days_ago_input))})")
     return param.value
-
-
-def param_expr(op: Operation, param: Param) -> str:
-    """The same value inside an expression (normalised, to compare with what the API returns)."""
-    if param.input is not None:
-        return normal_ref(field_of(op, param.input))
-    return literal(param.value)
 
 
 def url_of(op: Operation, path: str) -> str:

@@ -3,7 +3,8 @@
 The cookiecutter template ``templates/zapier`` holds what never changes: ``lib/runtime.js`` (which
 turns manifests into a Zapier app at load time), ``package.json``, ``index.js`` and a README. This
 module adds the manifests themselves, with the chosen base URL, so the JavaScript reads the same
-documents the reference runner does and no operation is translated twice.
+documents the manifest runner (``connector/manifest/runner.py``) does and no operation is
+translated twice.
 """
 
 from __future__ import annotations

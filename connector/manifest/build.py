@@ -15,10 +15,16 @@ from pydantic_core import PydanticUndefined
 
 from api_client import TOKEN_ENV
 from api_client.auth import TOKEN_BODY_LENGTH, TOKEN_PREFIXES
-from api_client.contract import DEFAULT_BASE_URL, LATENESS_BOUND_S, MAX_PAGE_SIZE
+from api_client.contract import (
+    DEFAULT_BASE_URL,
+    DEFAULT_PER_HOUR,
+    DEFAULT_PER_MINUTE,
+    LATENESS_BOUND_S,
+    MAX_PAGE_SIZE,
+)
+from api_client.mapping import get
 from api_client.names import check_object_id, normalize_host, normalize_sender_pattern
 from connector import __version__, registry
-from connector.manifest import operations
 from connector.manifest.format import (
     Auth,
     AuthField,
@@ -26,7 +32,6 @@ from connector.manifest.format import (
     Connector,
     DynamicChoices,
     FieldType,
-    HttpRequest,
     InputField,
     ListSource,
     Operation,
@@ -110,7 +115,7 @@ def _bounds(info: FieldInfo) -> dict[str, Any]:
     return found
 
 
-def input_fields(model: type[BaseModel], dynamic: set[str]) -> list[InputField]:
+def input_fields(model: type[BaseModel], dynamic: frozenset[str]) -> list[InputField]:
     fields = []
     for key, info in model.model_fields.items():
         multiple = get_origin(_unwrap(info.annotation)[0]) is list
@@ -151,8 +156,8 @@ def trigger_manifest(key: str) -> Operation:
         noun=trigger.noun,
         label=trigger.label,
         description=trigger.description,
-        inputs=input_fields(trigger.filters, operations.DYNAMIC_DOMAIN_INPUTS.get(key, set())),
-        request=operations.trigger_requests()[key],
+        inputs=input_fields(trigger.filters, trigger.dropdowns),
+        request=trigger.request,
         pagination=Pagination(),
         polling=Polling(
             id_field=trigger.id_field,
@@ -161,14 +166,13 @@ def trigger_manifest(key: str) -> Operation:
             look_back_every_s=DEFAULT_SWEEP_INTERVAL_S,
         ),
         output=output_fields(trigger.output),
-        sample=operations.samples()[key],
+        sample=dict(trigger.sample),
     )
 
 
 def action_manifest(key: str) -> Operation:
     action = registry.actions()[key]
-    http = operations.action_http()[key]
-    paginate = http.get("paginate", False)
+    http, search = action.http, action.http.search
     return Operation(
         key=key,
         kind=action.kind,
@@ -176,17 +180,17 @@ def action_manifest(key: str) -> Operation:
         label=action.label,
         description=action.description,
         on_repeat=action.on_repeat,
-        inputs=input_fields(action.input, operations.DYNAMIC_DOMAIN_INPUTS.get(key, set())),
-        request=http["request"],
-        pagination=Pagination() if paginate else None,
-        max_pages=4 if paginate else None,
-        result_limit_input="limit" if paginate else None,
-        success_outcome=http.get("success_outcome"),
-        success_result=http.get("success_result", []),
-        status_rules=http.get("status_rules", []),
-        client_filters=http.get("client_filters", {}),
+        inputs=input_fields(action.input, action.dropdowns),
+        request=http.request,
+        pagination=search.pagination if search else None,
+        max_pages=search.max_pages if search else None,
+        result_limit_input=search.result_limit_input if search else None,
+        success_outcome=http.success_outcome,
+        success_result=http.success_result,
+        repeat=http.repeat,
+        client_filters=search.client_filters if search else {},
         output=output_fields(action.output),
-        sample=operations.samples()[key],
+        sample=dict(action.sample),
     )
 
 
@@ -206,20 +210,15 @@ def connector_manifest() -> Connector:
                 pattern=TOKEN_REGEX,
             )
         ),
-        connection_test=ConnectionTest(
-            request=HttpRequest(method="GET", path=operations.API + "/me"), label_field="name"
-        ),
-        rate_limits=RateLimits(per_minute=60, per_hour=600),
+        connection_test=ConnectionTest(request=get("/me"), label_field="name"),
+        rate_limits=RateLimits(per_minute=DEFAULT_PER_MINUTE, per_hour=DEFAULT_PER_HOUR),
         list_sources=[
             ListSource(
                 key="domains",
-                request=HttpRequest(
-                    method="GET",
-                    path=operations.API + "/domains",
-                    query=[
-                        Param(name="order", value="asc"),
-                        Param(name="limit", value=MAX_PAGE_SIZE),
-                    ],
+                request=get(
+                    "/domains",
+                    Param(name="order", value="asc"),
+                    Param(name="limit", value=MAX_PAGE_SIZE),
                 ),
                 pagination=Pagination(),
             )

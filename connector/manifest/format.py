@@ -2,25 +2,25 @@
 
 A manifest says everything a platform integration needs without reading Python: inputs with help
 text, choices and dynamic dropdowns; the HTTP request, pagination and, for triggers, the id and
-timestamp fields and ordering; what a repeat does (status rules); output fields; a sample.
-Values in requests come from an input (``input``), a constant (``value``), or "now minus N days"
-(``days_ago_input``).
+timestamp fields and ordering; what a repeat does (one of the rules of ``actions/repeat.py``);
+output fields; a sample.
+Requests are described as in ``api_client/mapping.py``, which the Python operations use too.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from api_client.contract import MAX_PAGE_SIZE
+from actions.repeat import RepeatRule
+from api_client.mapping import HttpRequest as HttpRequest
+from api_client.mapping import Pagination as Pagination
+from api_client.mapping import Param as Param
+from api_client.mapping import Strict
 
 FORMAT_VERSION = 1
 FieldType = Literal["string", "integer", "number", "boolean", "datetime", "object", "array"]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class DynamicChoices(Strict):
@@ -58,31 +58,6 @@ class OutputField(Strict):
     primary: bool = False
 
 
-class Param(Strict):
-    """One value of a request: from an input, a constant, or now minus an input's days."""
-
-    name: str
-    input: str | None = None
-    value: Any = None
-    days_ago_input: str | None = None
-
-
-class HttpRequest(Strict):
-    method: Literal["GET", "POST", "PATCH", "DELETE"]
-    path: str = Field(description="Under the base URL; {key} is replaced by that input.")
-    query: list[Param] = Field(default_factory=list)
-    body: list[Param] = Field(default_factory=list)
-
-
-class Pagination(Strict):
-    items: str = "data"
-    has_more: str = "has_more"
-    next_cursor: str = "next_cursor"
-    cursor_param: str = "cursor"
-    limit_param: str = "limit"
-    max_limit: int = MAX_PAGE_SIZE
-
-
 class Polling(Strict):
     id_field: str = "id"
     time_field: str
@@ -90,31 +65,6 @@ class Polling(Strict):
     order_param: str = "order"
     lateness_bound_s: float
     look_back_every_s: float
-
-
-class StatusRule(Strict):
-    """What an answer with ``status`` means for this action (platforms retry steps)."""
-
-    status: int
-    outcome: str | None = Field(default=None, description="Set as the result's 'outcome'.")
-    lookup: HttpRequest | None = Field(
-        default=None, description="Fetch the current object to decide (instead of failing)."
-    )
-    find_in: str | None = Field(default=None, description="The lookup answers a list here...")
-    match: dict[str, str] = Field(
-        default_factory=dict, description="...and the item whose field equals this input is it."
-    )
-    accept_if: dict[str, Param] = Field(
-        default_factory=dict,
-        description="The object's fields must equal these values, or it is an error.",
-    )
-    result: list[Param] = Field(
-        default_factory=list, description="Without a lookup: the result is made of these."
-    )
-    empty: bool = Field(default=False, description="A search that found nothing.")
-    error: str | None = Field(
-        default=None, description="Message when accept_if fails; {field} names an object field."
-    )
 
 
 class Operation(Strict):
@@ -137,7 +87,9 @@ class Operation(Strict):
     result_limit_input: str | None = Field(
         default=None, description="Search only: the input that caps how many results return."
     )
-    status_rules: list[StatusRule] = Field(default_factory=list)
+    repeat: RepeatRule | None = Field(
+        default=None, description="What the one error status a repeat produces answers."
+    )
     client_filters: dict[str, str] = Field(
         default_factory=dict,
         description="Search only: keep items whose field contains this input (case-insensitive).",

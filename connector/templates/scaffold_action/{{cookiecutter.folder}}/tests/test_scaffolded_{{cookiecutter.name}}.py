@@ -9,7 +9,7 @@ from api_client import MxGuardClient
 from connector import registry
 from connector.manifest import files
 from sandbox.server import SandboxServer
-from tests.manifest_runner import ManifestRunner
+from connector.manifest.runner import ManifestRunner
 from tests.support import Account, SandboxAdmin
 
 MANIFESTS = Path(__file__).resolve().parents[1] / "manifests"

@@ -1,8 +1,9 @@
 // Builds a Zapier app definition from MxGuard connector manifests (see ../manifests/).
 //
 // The manifests say everything: inputs, requests, pagination, what a repeat means. This file only
-// interprets them, with the same semantics as the connector's reference runner
-// (tests/manifest_runner.py in the connector project), so every platform behaves alike.
+// interprets them, with the same semantics as the connector's reference interpreter
+// (actions/perform.py in the connector project, repeat rules in actions/repeat.py), so every
+// platform behaves alike.
 'use strict';
 
 const { domainToASCII } = require('url');
@@ -135,7 +136,7 @@ const send = (z, connector, request, inputs, extra = {}) => {
     method: request.method,
     url: connector.base_url + path,
     params,
-    skipThrowForStatus: true, // statuses are interpreted below (status rules, clear messages)
+    skipThrowForStatus: true, // statuses are interpreted below (repeat rules, clear messages)
     removeMissingValuesFrom: { params: true, body: true },
   };
   if (request.method === 'POST' || request.method === 'PATCH') {
@@ -252,50 +253,81 @@ const fill = (template, values) =>
     values[key] === undefined ? whole : String(values[key]),
   );
 
-// A create, update, delete or search: one request, then the manifest's status rules decide
-// what a repeat means (an outcome such as "existing", an empty search, or a clear error).
+// Python's == on decoded JSON: a missing field is null, lists and objects compare by value.
+const equal = (a, b) => {
+  const left = a ?? null;
+  const right = b ?? null;
+  if (left === right) return true;
+  if (typeof left !== 'object' || typeof right !== 'object' || left === null || right === null)
+    return false;
+  if (Array.isArray(left) !== Array.isArray(right)) return false;
+  const keys = Object.keys(left);
+  if (keys.length !== Object.keys(right).length) return false;
+  return keys.every((key) => Object.hasOwn(right, key) && equal(left[key], right[key]));
+};
+
+const withOutcome = (result, outcome) => (outcome ? { ...result, outcome } : { ...result });
+
+const conflict = (z, message) => new z.errors.Error(message, 'conflict', 409);
+
+// The object a conflict was about: the lookup's answer, or the matching item of its list.
+const existingObject = async (z, connector, rule, inputs) => {
+  const found = okData(z, await send(z, connector, rule.lookup, inputs));
+  if (rule.find_in === undefined || rule.find_in === null) return found;
+  const match = Object.entries(rule.match || {});
+  const item = (found[rule.find_in] || []).find((candidate) =>
+    match.every(([field, input]) => equal(candidate[field], inputs[input])),
+  );
+  if (!item) {
+    throw conflict(z, 'MxGuard reported a conflict, and the existing object was not found');
+  }
+  return { ...item };
+};
+
+// What the action's repeat rule (actions/repeat.py) answers once its status came back.
+const onRepeat = async (z, connector, rule, inputs) => {
+  switch (rule.shape) {
+    case 'empty': // a search by key that found nothing
+      return [];
+    case 'absent': // a removal whose object is gone already
+      if (rule.check) okData(z, await send(z, connector, rule.check, inputs));
+      return withOutcome(fromParams(rule.result || [], inputs), rule.outcome);
+    case 'existing': {
+      // a creation whose object exists already: returned when it is the one asked for
+      const found = await existingObject(z, connector, rule, inputs);
+      const differs = Object.entries(rule.same || {}).some(
+        ([field, input]) => !equal(found[field], inputs[input]),
+      );
+      if (differs) throw conflict(z, fill(rule.error, { ...inputs, ...found }));
+      return withOutcome(found, rule.outcome);
+    }
+    case 'current': {
+      // a change whose object is already in the target state
+      const found = okData(z, await send(z, connector, rule.lookup, inputs));
+      if (!equal(found[rule.field], rule.value)) {
+        throw conflict(z, fill(rule.error, { ...inputs, ...found }));
+      }
+      return withOutcome(found, rule.outcome);
+    }
+    default:
+      throw new Error(`Unknown repeat rule shape ${JSON.stringify(rule.shape)}`);
+  }
+};
+
+// A create, update, delete or search: one request; on the error status of the manifest's repeat
+// rule, what the rule says (an outcome such as "existing", an empty search, or a clear error).
 const perform = async (z, bundle, connector, op) => {
   const inputs = prepare(z, op.inputs, bundle.inputData || {});
   if (op.pagination) return searchPages(z, connector, op, inputs);
   const response = await send(z, connector, op.request, inputs);
-  const asSearch = (result) => (op.kind === 'search' && !Array.isArray(result) ? [result] : result);
   if (isOk(response)) {
     const result = response.content ? response.data : fromParams(op.success_result || [], inputs);
     if (op.kind === 'search') return [result];
-    return op.success_outcome ? { ...result, outcome: op.success_outcome } : result;
+    return withOutcome(result, op.success_outcome);
   }
-  const rule = (op.status_rules || []).find((candidate) => candidate.status === response.status);
-  if (!rule) throw apiError(z, response);
-  if (rule.empty) return [];
-  let found = null;
-  if (rule.lookup) {
-    found = okData(z, await send(z, connector, rule.lookup, inputs));
-    if (rule.find_in) {
-      const match = Object.entries(rule.match || {});
-      found = found[rule.find_in].find((item) =>
-        match.every(([field, input]) => item[field] === inputs[input]),
-      );
-      if (!found) {
-        throw new z.errors.Error(
-          'MxGuard reported a conflict, and the existing object was not found',
-          'conflict',
-          409,
-        );
-      }
-    }
-  }
-  for (const [field, param] of Object.entries(rule.accept_if || {})) {
-    if (!found || found[field] !== resolve(param, inputs)) {
-      throw new z.errors.Error(
-        fill(rule.error || 'conflict', { ...inputs, ...found }),
-        'conflict',
-        409,
-      );
-    }
-  }
-  const result =
-    found && !(rule.result || []).length ? { ...found } : fromParams(rule.result || [], inputs);
-  return asSearch(rule.outcome ? { ...result, outcome: rule.outcome } : result);
+  const rule = op.repeat;
+  if (!rule || response.status !== rule.status) throw apiError(z, response);
+  return onRepeat(z, connector, rule, inputs);
 };
 
 // A dynamic dropdown's source (e.g. the account's domains), as a hidden trigger.

@@ -1,4 +1,5 @@
-"""Realistic samples of each output, shown by platforms before a first real run."""
+"""Realistic examples of the API's objects: operations build their samples from them, and
+platforms show those before a first real run."""
 
 from __future__ import annotations
 
@@ -50,28 +51,15 @@ SENDER_RULE: dict[str, Any] = {
     "note": "Lottery scam wave",
     "created_at": "2026-11-20T08:00:00.000000Z",
 }
-
-SAMPLES: dict[str, dict[str, Any]] = {
-    "new_verdict": VERDICT,
-    "new_quarantined_message": QUARANTINED,
-    "new_domain": DOMAIN,
-    "add_domain": {**DOMAIN, "status": "pending", "outcome": "created"},
-    "update_domain": {**DOMAIN, "outcome": "updated"},
-    "remove_domain": {"id": DOMAIN["domain"], "outcome": "removed"},
-    "add_sender_rule": {**SENDER_RULE, "outcome": "created"},
-    "remove_sender_rule": {"id": SENDER_RULE["id"], "outcome": "removed"},
-    "release_message": {
-        **QUARANTINED,
-        "status": "released",
-        "released_at": "2026-11-23T19:02:40.551230Z",
-        "outcome": "released",
-    },
-    "report_spam": {
-        **QUARANTINED,
-        "status": "reported",
-        "reported_at": "2026-11-23T19:03:05.120004Z",
-        "outcome": "reported",
-    },
-    "find_domain": DOMAIN,
-    "find_quarantined_message": QUARANTINED,
+STATS: dict[str, Any] = {
+    "since": "2026-11-22T18:00:00.000000Z",
+    "until": "2026-11-23T18:00:00.000000Z",
+    "domain": "northwind-traders.co.uk",
+    "messages_scanned": 1042,
+    "by_verdict": {"clean": 890, "spam": 120, "phishing": 20, "malware": 8, "blocked": 4},
+    "by_action": {"delivered": 890, "quarantined": 130, "rejected": 22},
+    "quarantined": 130,
+    "quarantine_rate": 0.124760,
+    "quarantine_held": 97,
+    "domains": 4,
 }

@@ -1,0 +1,1 @@
+"""Actions that create: a module each, defining ``ACTION``."""

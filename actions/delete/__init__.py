@@ -1,0 +1,1 @@
+"""Actions that remove: a module each, defining ``ACTION``."""

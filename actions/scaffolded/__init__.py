@@ -1,1 +1,0 @@
-"""Actions made with ``mxguard scaffold action NAME``: each module defines ``ACTION``."""

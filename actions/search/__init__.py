@@ -1,0 +1,1 @@
+"""Searches: a module each, defining ``ACTION`` (of kind ``search``, answering a list)."""

@@ -1,0 +1,1 @@
+"""Actions that change an object: a module each, defining ``ACTION``."""

@@ -1,0 +1,1 @@
+"""Stand-ins for platforms we cannot run, following their documentation."""

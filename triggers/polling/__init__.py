@@ -1,0 +1,1 @@
+"""Polling triggers: a module each, defining ``TRIGGER``."""

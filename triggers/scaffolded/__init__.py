@@ -1,1 +1,0 @@
-"""Triggers made with ``mxguard scaffold trigger NAME``: each module defines ``TRIGGER``."""
