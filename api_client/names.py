@@ -17,11 +17,12 @@ from typing import Annotated
 import idna
 from pydantic import AfterValidator, Field
 
+from api_client import contract
 from api_client.errors import clip, shown
 
-LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
-LOCAL_PART = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}")
-ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,128}")
+LABEL = re.compile(contract.HOST_LABEL)
+LOCAL_PART = re.compile(contract.LOCAL_PART)
+ID_PATTERN = re.compile(contract.OBJECT_ID)
 LONGEST_INPUT = 1024
 """Longer than any name the API takes, however written (IDN, trailing dot, spaces around)."""
 

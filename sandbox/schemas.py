@@ -12,6 +12,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api_client.contract import NOTE_MAX_LENGTH
 from sandbox.validation import HOSTNAME, SENDER_PATTERN
 
 Timestamp = Annotated[
@@ -153,7 +154,7 @@ class SenderRuleCreate(Strict):
         description="An address a@b.com, a whole domain b.com, or *@b.com.",
     )
     action: RuleAction
-    note: str | None = Field(default=None, max_length=500)
+    note: str | None = Field(default=None, max_length=NOTE_MAX_LENGTH)
 
 
 class Verdict(BaseModel):

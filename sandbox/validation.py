@@ -7,12 +7,10 @@ punycode (``xn--…``), which the connector's actions convert to before sending.
 
 from __future__ import annotations
 
-LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-TOP_LABEL = r"[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-HOST_BODY = rf"(?:{LABEL}\.)+{TOP_LABEL}"
-HOSTNAME = rf"^{HOST_BODY}$"
-LOCAL_PART = r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}"
-SENDER_PATTERN = rf"^(?:(?:\*|{LOCAL_PART})@)?{HOST_BODY}$"
+from api_client.contract import HOST_NAME, LOCAL_PART
+
+HOSTNAME = rf"^{HOST_NAME}$"
+SENDER_PATTERN = rf"^(?:(?:\*|{LOCAL_PART})@)?{HOST_NAME}$"
 CURSOR = r"^[0-9]{1,18}\.[A-Za-z0-9_]{1,64}$"
 """A page cursor names the (time, id) of the last item returned. Clients treat it as opaque; the
 document states its exact form so that every cursor it calls valid is one the server accepts."""

@@ -9,7 +9,7 @@ from pydantic import Field
 from actions.base import ActionDefinition, ActionInput
 from actions.models import SenderRuleResult
 from actions.repeat import ActionHttp, Existing
-from api_client.contract import MAX_PAGE_SIZE
+from api_client.contract import MAX_PAGE_SIZE, NOTE_MAX_LENGTH
 from api_client.examples import SENDER_RULE
 from api_client.mapping import Param, from_inputs, get, send
 from api_client.names import DomainName, SenderPattern
@@ -19,7 +19,9 @@ class AddSenderRuleInput(ActionInput):
     domain: DomainName
     pattern: SenderPattern
     action: Literal["allow", "block"] = Field(description="allow or block.")
-    note: str | None = Field(default=None, max_length=500, description="Why, for later readers.")
+    note: str | None = Field(
+        default=None, max_length=NOTE_MAX_LENGTH, description="Why, for later readers."
+    )
 
 
 ACTION = ActionDefinition(

@@ -19,18 +19,18 @@ import requests
 
 from actions.perform import perform
 from actions.repeat import ActionHttp, PagedSearch
+from api_client import contract
 from api_client.errors import error_class
 from api_client.mapping import fill_path, resolve
 from connector.manifest.format import Connector, HttpRequest, InputField, Operation
 
-LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+HOST_NAME = re.compile(contract.HOST_NAME)
+ID = re.compile(contract.OBJECT_ID)
 
 
 def hostname(value: str) -> str:
     name = idna.encode(value.strip().rstrip("."), uts46=True).decode("ascii")
-    labels = name.split(".")
-    if len(labels) < 2 or not all(LABEL.match(x) for x in labels) or not labels[-1][0].isalpha():
+    if not HOST_NAME.fullmatch(name):
         raise ValueError(f"{value!r} is not a host name")
     return name
 
@@ -56,7 +56,7 @@ def prepare(fields: list[InputField], raw: dict[str, Any]) -> dict[str, Any]:
             items = [hostname(str(i)) for i in items]
         elif field.format == "sender_pattern":
             items = [_pattern(str(i)) for i in items]
-        elif field.format == "object_id" and not all(ID.match(str(i)) for i in items):
+        elif field.format == "object_id" and not all(ID.fullmatch(str(i)) for i in items):
             raise ValueError(f"{field.key}: not an id")
         values[field.key] = items if field.multiple else items[0]
     return values
