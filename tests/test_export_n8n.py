@@ -23,6 +23,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from actions import ActionConflictError
+from api_client import APIError
 from connector.cli import Settings, main
 from connector.export import n8n
 from connector.export.common import load_bundle
@@ -30,9 +32,9 @@ from connector.export.n8n import export
 from connector.export.n8n_properties import value_of
 from connector.export.n8n_spec import camel, param_name
 from connector.manifest import files
+from connector.manifest.runner import ManifestRunner
 from sandbox.server import SandboxServer
 from sandbox.timefmt import format_us, parse_to_us
-from tests.manifest_runner import ManifestRunner, RunnerError
 from tests.scenario_replay import ScenarioRun, load_scenarios
 from tests.support import Account, SandboxAdmin, account_with_mail
 from tests.test_manifests import STEPS, VOLATILE
@@ -536,7 +538,7 @@ def _normal(result: Any) -> Any:
 def _reference(runner: ManifestRunner, op: Any, inputs: dict[str, Any]) -> Any:
     try:
         return ("ok", _normal(runner.run(op, inputs)))
-    except RunnerError as error:
+    except (ActionConflictError, APIError) as error:
         return ("error", error.status or 409)
 
 

@@ -1,7 +1,7 @@
 """``mxguard export n8n``: the community node package ``n8n-nodes-mxguard``, from the manifests.
 
 The cookiecutter template (``connector/templates/n8n``) holds the TypeScript engine, the same for
-every API: requests, input checks, status rules, and the trigger's cursor (a port of
+every API: requests, input checks, repeat rules, and the trigger's cursor (a port of
 ``triggers/cursor.py``). This module only turns the manifests into what the template inserts:
 node descriptions for n8n's editor and linter, and the operation specs the engine runs. The
 template also holds what publishing needs: package metadata, codex files and a GitHub Actions

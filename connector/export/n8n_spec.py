@@ -6,8 +6,9 @@ so an operation added to the manifests needs no TypeScript written by hand.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, assert_never
 
+from actions.repeat import Absent, Current, Empty, Existing, RepeatRule
 from connector.errors import ExportError
 from connector.manifest.format import (
     Connector,
@@ -18,7 +19,6 @@ from connector.manifest.format import (
     Pagination,
     Param,
     Polling,
-    StatusRule,
 )
 
 RESERVED = {"resource", "operation", "event", "options", "action", "limit", "returnAll"}
@@ -82,20 +82,47 @@ def polling(p: Polling) -> dict[str, Any]:
     }
 
 
-def status_rule(r: StatusRule) -> dict[str, Any]:
-    return _present(
-        {
-            "status": r.status,
-            "outcome": r.outcome,
-            "lookup": request(r.lookup) if r.lookup else None,
-            "findIn": r.find_in,
-            "match": dict(r.match),
-            "acceptIf": {field: param(p) for field, p in r.accept_if.items()},
-            "result": [param(p) for p in r.result],
-            "empty": r.empty,
-            "error": r.error,
-        }
-    )
+def repeat(rule: RepeatRule) -> dict[str, Any]:
+    """The repeat rule, tagged by ``shape`` as ``RepeatSpec`` in ``nodes/shared/types.ts``."""
+    match rule:
+        case Absent():
+            return _present(
+                {
+                    "shape": rule.shape,
+                    "status": rule.status,
+                    "outcome": rule.outcome,
+                    "result": [param(p) for p in rule.result],
+                    "check": request(rule.check) if rule.check else None,
+                }
+            )
+        case Existing():
+            return _present(
+                {
+                    "shape": rule.shape,
+                    "status": rule.status,
+                    "outcome": rule.outcome,
+                    "lookup": request(rule.lookup),
+                    "findIn": rule.find_in,
+                    "match": dict(rule.match),
+                    "same": dict(rule.same),
+                    "error": rule.error,
+                }
+            )
+        case Current():
+            # ``value`` stays even when None: the node compares with it (null and undefined alike).
+            return {
+                "shape": rule.shape,
+                "status": rule.status,
+                "outcome": rule.outcome,
+                "lookup": request(rule.lookup),
+                "field": rule.field,
+                "value": rule.value,
+                "error": rule.error,
+            }
+        case Empty():
+            return {"shape": rule.shape, "status": rule.status}
+        case _:
+            assert_never(rule)
 
 
 def input_field(noun: str, f: InputField) -> dict[str, Any]:
@@ -127,7 +154,7 @@ def operation(op: Operation) -> dict[str, Any]:
             "successResult": [param(p) for p in op.success_result],
             "maxPages": op.max_pages,
             "resultLimitInput": op.result_limit_input,
-            "statusRules": [status_rule(r) for r in op.status_rules],
+            "repeat": repeat(op.repeat) if op.repeat else None,
             "clientFilters": dict(op.client_filters),
         }
     )

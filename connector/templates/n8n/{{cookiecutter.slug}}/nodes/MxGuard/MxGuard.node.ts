@@ -17,8 +17,9 @@ import { ACTIONS, LIST_SOURCES } from '../manifest';
 
 /**
  * {{ cookiecutter._n8n.label }} actions and searches, generated from the connector's manifests.
- * A programmatic node (`execute`), not declarative routing: most actions answer a repeat through
- * a status rule (look the object up, compare, set an outcome), which routing cannot express.
+ * A programmatic node (`execute`), not declarative routing: most actions answer a repeat by a
+ * rule of `actions/repeat.py` (look the object up, compare, set an outcome), which routing cannot
+ * express.
  */
 export class MxGuard implements INodeType {
 	description: INodeTypeDescription = {

@@ -1,16 +1,27 @@
 /**
- * Runs one action from its manifest, with the manifests' reference semantics
- * (`tests/manifest_runner.py`): n8n retries failed steps and people re-run workflows, so each
- * action says what a repeat answers (a 409 on "add" returns the existing object with outcome
- * 'existing', a 404 on "remove" reports 'already_absent', a search that finds nothing is empty).
+ * Runs one action from its manifest, step for step as the reference interpreter
+ * (`actions/perform.py`): n8n retries failed steps and people re-run workflows, so each action
+ * names the error status a repeat produces and what it answers then (`actions/repeat.py`): a 409
+ * on "add" returns the existing object with outcome 'existing', a 404 on "remove" reports
+ * 'already_absent', a search that finds nothing is empty.
  */
 
 import { NodeApiError, type IDataObject, type JsonObject } from 'n8n-workflow';
 
 import { apiError, isOk, pageOf, resolve, send, type Caller } from './transport';
-import type { Inputs, OperationSpec, ParamSpec, StatusRuleSpec } from './types';
+import type {
+	CurrentSpec,
+	ExistingSpec,
+	Inputs,
+	OperationSpec,
+	ParamSpec,
+	RepeatSpec,
+	RequestSpec,
+} from './types';
 
 type Result = IDataObject;
+
+const NOT_FOUND = 'MxGuard reported a conflict, and the existing object was not found';
 
 function fromParams(params: ParamSpec[], inputs: Inputs): Result {
 	const result: Result = {};
@@ -19,7 +30,40 @@ function fromParams(params: ParamSpec[], inputs: Inputs): Result {
 }
 
 function withOutcome(result: Result, outcome: string | undefined): Result {
-	return outcome ? { ...result, outcome } : result;
+	return outcome ? { ...result, outcome } : { ...result };
+}
+
+/** Equality as Python's `==` on decoded JSON: null and a missing value alike, lists and objects
+ * by their content. */
+function equal(a: unknown, b: unknown): boolean {
+	if (a === undefined || a === null || b === undefined || b === null) {
+		return (a ?? null) === (b ?? null);
+	}
+	if (Array.isArray(a) || Array.isArray(b)) {
+		return (
+			Array.isArray(a) &&
+			Array.isArray(b) &&
+			a.length === b.length &&
+			a.every((item, index) => equal(item, b[index]))
+		);
+	}
+	if (typeof a === 'object' && typeof b === 'object') {
+		const left = a as Record<string, unknown>;
+		const right = b as Record<string, unknown>;
+		const keys = Object.keys(left);
+		return (
+			keys.length === Object.keys(right).length &&
+			keys.every((key) => key in right && equal(left[key], right[key]))
+		);
+	}
+	return a === b;
+}
+
+/** A message template (`{domain} already exists`) filled in; unknown names stay as written. */
+function fill(template: string, values: Record<string, unknown>): string {
+	return template.replace(/\{(\w+)\}/g, (written, name: string) =>
+		name in values ? String(values[name]) : written,
+	);
 }
 
 /** The action's result: one object, or a list for a search (empty when nothing was found). */
@@ -37,44 +81,83 @@ export async function runAction(
 		if (op.kind === 'search') return [result];
 		return withOutcome(result, op.successOutcome);
 	}
-	const rule = op.statusRules.find((candidate) => candidate.status === answer.status);
-	if (rule === undefined) throw apiError(ctx, answer, itemIndex);
-	if (rule.empty) return [];
-	return await applyRule(ctx, rule, inputs, itemIndex);
+	if (op.repeat === undefined || answer.status !== op.repeat.status) {
+		throw apiError(ctx, answer, itemIndex);
+	}
+	return await onRepeat(ctx, op.repeat, inputs, itemIndex);
 }
 
-async function applyRule(
+/** What the rule answers once its status came back. */
+async function onRepeat(
 	ctx: Caller,
-	rule: StatusRuleSpec,
+	rule: RepeatSpec,
+	inputs: Inputs,
+	itemIndex: number,
+): Promise<Result | Result[]> {
+	switch (rule.shape) {
+		case 'empty':
+			return [];
+		case 'absent':
+			if (rule.check !== undefined) await lookUp(ctx, rule.check, inputs, itemIndex);
+			return withOutcome(fromParams(rule.result, inputs), rule.outcome);
+		case 'existing': {
+			const found = await existingObject(ctx, rule, inputs, itemIndex);
+			const differs = Object.entries(rule.same).some(
+				([field, input]) => !equal(found[field], inputs[input]),
+			);
+			if (differs) throw conflict(ctx, fill(rule.error, { ...inputs, ...found }), itemIndex);
+			return withOutcome(found, rule.outcome);
+		}
+		case 'current':
+			return await currentObject(ctx, rule, inputs, itemIndex);
+		default: {
+			const never: never = rule;
+			throw new Error(`unknown repeat rule ${JSON.stringify(never)}`);
+		}
+	}
+}
+
+/** The object a conflict was about: the lookup's answer, or the matching item of its list. */
+async function existingObject(
+	ctx: Caller,
+	rule: ExistingSpec,
 	inputs: Inputs,
 	itemIndex: number,
 ): Promise<Result> {
-	let found: Result | undefined;
-	if (rule.lookup !== undefined) {
-		const looked = await send(ctx, rule.lookup, inputs);
-		if (!isOk(looked)) throw apiError(ctx, looked, itemIndex);
-		found = looked.body as Result;
-		if (rule.findIn !== undefined) {
-			const list = (found[rule.findIn] ?? []) as Result[];
-			found = list.find((item) =>
-				Object.entries(rule.match).every(([field, input]) => item[field] === inputs[input]),
-			);
-			if (found === undefined) {
-				throw conflict(ctx, 'conflict, and the existing object was not found', itemIndex);
-			}
-		}
+	const found = await lookUp(ctx, rule.lookup, inputs, itemIndex);
+	if (rule.findIn === undefined) return found;
+	const list = (found[rule.findIn] ?? []) as Result[];
+	const item = list.find((candidate) =>
+		Object.entries(rule.match).every(([field, input]) => equal(candidate[field], inputs[input])),
+	);
+	if (item === undefined) throw conflict(ctx, NOT_FOUND, itemIndex);
+	return { ...item };
+}
+
+/** The object, when it is in the target state already; a conflict in any other. */
+async function currentObject(
+	ctx: Caller,
+	rule: CurrentSpec,
+	inputs: Inputs,
+	itemIndex: number,
+): Promise<Result> {
+	const found = await lookUp(ctx, rule.lookup, inputs, itemIndex);
+	if (!equal(found[rule.field], rule.value)) {
+		throw conflict(ctx, fill(rule.error, { ...inputs, ...found }), itemIndex);
 	}
-	for (const [field, param] of Object.entries(rule.acceptIf)) {
-		if (found?.[field] !== resolve(param, inputs)) {
-			const names: Record<string, unknown> = { ...inputs, ...found };
-			const message = (rule.error ?? 'conflict').replace(/\{(\w+)\}/g, (_, name: string) =>
-				String(names[name]),
-			);
-			throw conflict(ctx, message, itemIndex);
-		}
-	}
-	const result = found !== undefined && rule.result.length === 0 ? { ...found } : fromParams(rule.result, inputs);
-	return withOutcome(result, rule.outcome);
+	return withOutcome(found, rule.outcome);
+}
+
+/** The decoded body of a request that must succeed: its own error is the answer otherwise. */
+async function lookUp(
+	ctx: Caller,
+	request: RequestSpec,
+	inputs: Inputs,
+	itemIndex: number,
+): Promise<Result> {
+	const answer = await send(ctx, request, inputs);
+	if (!isOk(answer)) throw apiError(ctx, answer, itemIndex);
+	return answer.body as Result;
 }
 
 function conflict(ctx: Caller, message: string, itemIndex: number): NodeApiError {

@@ -103,21 +103,21 @@ export class Cursor {
 	}
 
 	/**
-	 * Indexes of the (id, timestamp) pairs of one page to emit, in page order: not emitted
+	 * Indexes of the (timestamp, id) keys of one page to emit, in page order: not emitted
 	 * before, and inside the watched window.
 	 */
-	newItems(keyed: Array<[string, number]>): number[] {
+	newItems(keyed: Array<[number, string]>): number[] {
 		const start = this.windowStart;
 		const seen = this.state.seen;
 		const fresh: number[] = [];
-		keyed.forEach(([id, timestamp], index) => {
+		keyed.forEach(([timestamp, id], index) => {
 			if (!Object.prototype.hasOwnProperty.call(seen, id) && timestamp >= start) fresh.push(index);
 		});
 		return fresh;
 	}
 
 	/** Remember an emitted item (after it was delivered, before the commit). */
-	record(id: string, timestamp: number): void {
+	record(timestamp: number, id: string): void {
 		this.state.seen[id] = timestamp;
 		this.state.watermark = Math.max(this.state.watermark, timestamp);
 		if (this.oldestSeen === undefined || timestamp < this.oldestSeen) this.oldestSeen = timestamp;

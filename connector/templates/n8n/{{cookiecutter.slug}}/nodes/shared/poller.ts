@@ -25,7 +25,7 @@ export interface CursorStore {
 export interface PollerOptions<T> {
 	fetch: (since: number, pageCursor: string | undefined) => Promise<Page<T>>;
 	/** (id, timestamp in microseconds) of an item: the order in which items come out. */
-	keyOf: (item: T) => [string, number];
+	keyOf: (item: T) => [number, string];
 	store: CursorStore;
 	policy: CursorPolicy;
 	now: number;

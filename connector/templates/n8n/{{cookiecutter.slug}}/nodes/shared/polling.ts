@@ -39,12 +39,12 @@ export function staticStore(data: IDataObject, key: string): CursorStore {
 	};
 }
 
-function itemKey(spec: EventSpec, item: Item): [string, number] {
+function itemKey(spec: EventSpec, item: Item): [number, string] {
 	const stamp = parseMicros(String(item[spec.polling.timeField]));
 	if (stamp === undefined) {
 		throw new Error(`item ${String(item[spec.polling.idField])} has no valid ${spec.polling.timeField}`);
 	}
-	return [String(item[spec.polling.idField]), stamp];
+	return [stamp, String(item[spec.polling.idField])];
 }
 
 async function fetchPage(

@@ -1,7 +1,7 @@
 /**
  * Every request to MxGuard goes through `send`: the manifest's request with the inputs filled in,
  * authenticated by the credential (n8n adds the Bearer header), answered with its status so the
- * callers can apply the manifests' status rules instead of failing on every 4xx.
+ * callers can apply the manifests' repeat rules instead of failing on every 4xx.
  */
 
 import {
@@ -16,11 +16,11 @@ import {
 } from 'n8n-workflow';
 
 import { clock } from './clock';
-import { formatMicros } from './time';
+import { formatMicros, MICROS } from './time';
 import type { Inputs, PaginationSpec, ParamSpec, RequestSpec } from './types';
 
 export const CREDENTIAL_TYPE = 'mxGuardApi';
-const DAY_US = 86_400 * 1_000_000;
+const DAY_US = 86_400 * MICROS;
 
 export type Caller = IExecuteFunctions | ILoadOptionsFunctions | IPollFunctions;
 

@@ -52,17 +52,52 @@ export interface PollingSpec {
 	lookBackEveryS: number;
 }
 
-/** What an answer with `status` means for an action (n8n may run a step twice). */
-export interface StatusRuleSpec {
+/**
+ * What running an action again answers (`actions/repeat.py`): the rule applies to an error with
+ * its `status` only, and `shape` says which of the four kinds it is.
+ */
+export type RepeatSpec = AbsentSpec | ExistingSpec | CurrentSpec | EmptySpec;
+
+/** A removal whose object is gone already: `check` is sent first (its error is the answer). */
+export interface AbsentSpec {
+	shape: 'absent';
 	status: number;
-	outcome?: string;
-	lookup?: RequestSpec;
+	outcome: string;
+	result: ParamSpec[];
+	check?: RequestSpec;
+}
+
+/**
+ * A creation whose object exists already: `lookup` fetches it (or, with `findIn`, a list whose
+ * item has the `match` fields equal to those inputs); it is the answer when every `same` field
+ * equals its input, otherwise `error` is.
+ */
+export interface ExistingSpec {
+	shape: 'existing';
+	status: number;
+	outcome: string;
+	lookup: RequestSpec;
 	findIn?: string;
 	match: Record<string, string>;
-	acceptIf: Record<string, ParamSpec>;
-	result: ParamSpec[];
-	empty: boolean;
-	error?: string;
+	same: Record<string, string>;
+	error: string;
+}
+
+/** A change whose object is already in the target state: `lookup`'s `field` equals `value`. */
+export interface CurrentSpec {
+	shape: 'current';
+	status: number;
+	outcome: string;
+	lookup: RequestSpec;
+	field: string;
+	value: unknown;
+	error: string;
+}
+
+/** A search by key whose object is not there found nothing. */
+export interface EmptySpec {
+	shape: 'empty';
+	status: number;
 }
 
 export interface OperationSpec {
@@ -77,7 +112,7 @@ export interface OperationSpec {
 	successResult: ParamSpec[];
 	maxPages?: number;
 	resultLimitInput?: string;
-	statusRules: StatusRuleSpec[];
+	repeat?: RepeatSpec;
 	clientFilters: Record<string, string>;
 }
 
