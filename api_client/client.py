@@ -19,9 +19,10 @@ from api_client.config import (
     Jitter,
     Sleep,
     resolve_base_url,
+    resolve_rate_limits,
     user_agent,
 )
-from api_client.contract import API_PREFIX, DEFAULT_PER_HOUR, DEFAULT_PER_MINUTE
+from api_client.contract import API_PREFIX
 from api_client.errors import InvalidArgumentError
 from api_client.mapping import HttpRequest, fill_path, resolve
 from api_client.models import Account, Stats
@@ -55,8 +56,8 @@ class MxGuardClient:
         base_url: str | None = None,
         *,
         timeout: Timeout = DEFAULT_TIMEOUT,
-        per_minute: int = DEFAULT_PER_MINUTE,
-        per_hour: int = DEFAULT_PER_HOUR,
+        per_minute: int | None = None,
+        per_hour: int | None = None,
         rate_limit_margin: float = DEFAULT_MARGIN,
         rate_limit_db: str | Path | None = None,
         max_rate_limit_wait: float = DEFAULT_MAX_RATE_LIMIT_WAIT,
@@ -68,6 +69,7 @@ class MxGuardClient:
     ) -> None:
         self._secret = load_token(token)
         self.base_url = resolve_base_url(base_url)
+        per_minute, per_hour = resolve_rate_limits(per_minute, per_hour)
         self.clock = clock
         """The time everything built on this client takes as now (a search's "last N days")."""
         limiter = TokenRateLimiter(

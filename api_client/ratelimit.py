@@ -153,6 +153,8 @@ class ServerRateSnapshot:
     remaining: int | None
     reset: int | None
     """Unix seconds when the binding window frees a request (``X-RateLimit-Reset``)."""
+    hour_limit: int | None = None
+    """The token's hourly limit, learned from an answer whose binding window was the hour's."""
 
 
 class ServerRateState:
@@ -162,20 +164,26 @@ class ServerRateState:
         self._lock = threading.Lock()
         self._snapshot = ServerRateSnapshot(None, None, None)
 
-    def observe(self, headers: Mapping[str, str]) -> None:
+    def observe(self, headers: Mapping[str, str], now: float) -> None:
+        """Keep the headers; learn the hourly limit when the hour's window is the one that
+        binds, which shows as a reset more than two minutes away (the minute's window frees a
+        request within a minute, by definition; the second minute absorbs clock skew)."""
         limit = _int_header(headers, "X-RateLimit-Limit")
         remaining = _int_header(headers, "X-RateLimit-Remaining")
         reset = _int_header(headers, "X-RateLimit-Reset")
         if remaining is None and reset is None:
             return
         with self._lock:
-            self._snapshot = ServerRateSnapshot(limit, remaining, reset)
+            hour_limit = self._snapshot.hour_limit
+            if limit is not None and reset is not None and reset - now > 2 * MINUTE:
+                hour_limit = limit
+            self._snapshot = ServerRateSnapshot(limit, remaining, reset, hour_limit)
 
     def forget_exhaustion(self) -> None:
         """After waiting as told, the "nothing left" no longer holds."""
         with self._lock:
             old = self._snapshot
-            self._snapshot = ServerRateSnapshot(old.limit, None, old.reset)
+            self._snapshot = ServerRateSnapshot(old.limit, None, old.reset, old.hour_limit)
 
     def snapshot(self) -> ServerRateSnapshot:
         with self._lock:
@@ -220,6 +228,15 @@ class RateBudget:
     unknown, or once its reset time has passed."""
     server_reset: datetime | None
     """``X-RateLimit-Reset`` of the last answer."""
+    server_hour_limit: int | None = None
+    """The hourly limit the server showed when the hour's window bound (None: not yet)."""
+
+    @property
+    def hourly_limit(self) -> int:
+        """The token's hourly limit: as the server showed it (when that is above the minute's
+        limit, as an hour's must be), else as configured."""
+        learned = self.server_hour_limit
+        return learned if learned is not None and learned > self.per_minute else self.per_hour
 
     @property
     def remaining(self) -> int:
@@ -242,4 +259,5 @@ def budget(limiter: TokenRateLimiter, server: ServerRateSnapshot, now: float) ->
         server_limit=server.limit,
         server_remaining=server.remaining if still_valid else None,
         server_reset=datetime.fromtimestamp(reset, UTC) if reset is not None else None,
+        server_hour_limit=server.hour_limit,
     )

@@ -277,7 +277,7 @@ class Transport:
                 self._server_text(response.headers.get("X-Request-Id"), _SHORT),
                 (time.perf_counter() - started) * 1000,
             )
-            self._server.observe(response.headers)
+            self._server.observe(response.headers, self._clock())
             return response
         logger.debug("%s %s failed: %s", method, path, failure.error)
         return failure

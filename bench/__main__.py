@@ -8,13 +8,14 @@ import sys
 import time
 from collections.abc import Callable
 
-from bench import efficiency, memory, throughput
+from bench import efficiency, memory, stream, throughput
 from bench.report import RunInfo, Table, console, markdown, write
 
 BENCHMARKS: dict[str, Callable[[bool], Table]] = {
     "efficiency": efficiency.run,
     "throughput": throughput.run,
     "memory": memory.run,
+    "stream": stream.run,
 }
 
 

@@ -35,12 +35,13 @@ from connector.errors import CursorStoreFileError as CursorStoreFileError
 from triggers.cursor import CursorState, SeenChanges
 from triggers.store import CursorHeldError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS cursors (
     number INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, floor INTEGER NOT NULL,
     watermark INTEGER NOT NULL, last_sweep INTEGER, resume_since INTEGER, resume_page TEXT,
-    sweep_started INTEGER, scope TEXT);
+    sweep_started INTEGER, scope TEXT, resume_until INTEGER, rate REAL NOT NULL DEFAULT 0,
+    last_poll INTEGER, spent TEXT);
 CREATE TABLE IF NOT EXISTS cursor_seen (
     number INTEGER NOT NULL, ts INTEGER NOT NULL, item_id TEXT NOT NULL,
     PRIMARY KEY (number, ts, item_id)) WITHOUT ROWID;
@@ -51,7 +52,13 @@ ALTER TABLE cursors ADD COLUMN resume_since INTEGER;
 ALTER TABLE cursors ADD COLUMN resume_page TEXT;
 ALTER TABLE cursors ADD COLUMN sweep_started INTEGER;
 ALTER TABLE cursors ADD COLUMN scope TEXT;
-"""
+""",
+    3: """
+ALTER TABLE cursors ADD COLUMN resume_until INTEGER;
+ALTER TABLE cursors ADD COLUMN rate REAL NOT NULL DEFAULT 0;
+ALTER TABLE cursors ADD COLUMN last_poll INTEGER;
+ALTER TABLE cursors ADD COLUMN spent TEXT;
+""",
 }
 """Version -> the statements that bring a file of that version to the next one."""
 
@@ -207,7 +214,7 @@ class SQLiteCursorStore:
         try:
             row = self._db.execute(
                 "SELECT number, floor, watermark, last_sweep, resume_since, resume_page, "
-                "sweep_started "
+                "sweep_started, resume_until, rate, last_poll, spent "
                 "FROM cursors WHERE key = ?",
                 (key,),
             ).fetchone()
@@ -228,6 +235,10 @@ class SQLiteCursorStore:
             resume_since=row[4],
             resume_page=row[5],
             sweep_started=row[6],
+            resume_until=row[7],
+            rate=row[8],
+            last_poll=row[9],
+            spent={int(minute): count for minute, count in json.loads(row[10] or "{}").items()},
         )
 
     def commit(self, key: str, state: CursorState, changes: SeenChanges) -> None:
@@ -240,11 +251,14 @@ class SQLiteCursorStore:
         with self._transaction() as db:
             db.execute(
                 "INSERT INTO cursors (key, floor, watermark, last_sweep, resume_since, "
-                "resume_page, sweep_started, scope) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "resume_page, sweep_started, scope, resume_until, rate, last_poll, spent) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (key) DO UPDATE SET floor = excluded.floor, "
                 "watermark = excluded.watermark, last_sweep = excluded.last_sweep, "
                 "resume_since = excluded.resume_since, resume_page = excluded.resume_page, "
-                "sweep_started = excluded.sweep_started, scope = coalesce(excluded.scope, scope)",
+                "sweep_started = excluded.sweep_started, scope = coalesce(excluded.scope, scope), "
+                "resume_until = excluded.resume_until, rate = excluded.rate, "
+                "last_poll = excluded.last_poll, spent = excluded.spent",
                 (
                     key,
                     state.floor,
@@ -254,6 +268,10 @@ class SQLiteCursorStore:
                     state.resume_page,
                     state.sweep_started,
                     self._scopes.get(key),
+                    state.resume_until,
+                    state.rate,
+                    state.last_poll,
+                    json.dumps(state.spent, separators=(",", ":")),
                 ),
             )
             number = self._number(key)

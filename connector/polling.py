@@ -25,7 +25,7 @@ from api_client.contract import MAX_PAGE_SIZE, MICROS
 from connector.cursor_store import SQLiteCursorStore, default_state_path
 from triggers import MemoryCursorStore, Poller, PollReport
 from triggers.base import TriggerDefinition
-from triggers.cursor import CursorPolicy
+from triggers.cursor import DEFAULT_SWEEP_INTERVAL_S, CursorPolicy
 from triggers.store import CursorStore
 
 BUDGET_RESERVE = 3
@@ -188,8 +188,12 @@ def make_poller(
     key: str,
     start_us: int | None = None,
     page_size: int = MAX_PAGE_SIZE,
-    sweep_interval_s: float = 120.0,
+    sweep_interval_s: float = DEFAULT_SWEEP_INTERVAL_S,
+    budget_per_hour: float | None = None,
 ) -> Poller:
+    """The trigger's ``Poller`` as the command line runs it: the client's clock, a stop before
+    the token's shared rate budget runs dry, and this trigger's own share (``budget_per_hour``,
+    default ``triggers.poller.default_budget``)."""
     clock = client.clock
     return Poller(
         trigger=trigger,
@@ -202,6 +206,7 @@ def make_poller(
         page_size=page_size,
         start_us=start_us,
         should_stop=budget_guard(client),
+        budget_per_hour=budget_per_hour,
     )
 
 
@@ -213,6 +218,16 @@ def describe_report(trigger: TriggerDefinition[Any], report: PollReport) -> str:
         parts.append("looked back for late items")
     if report.stopped_because:
         parts.append(f"stopped early ({report.stopped_because}); the next poll resumes")
+    if report.mode == "batch":
+        parts.append(
+            f"batch mode: live reads would need more than the budget of "
+            f"{report.budget_per_hour:.0f}/h, so each stretch is read once after it settled"
+        )
+    if report.behind_per_hour_s > 0:
+        parts.append(
+            f"the traffic needs {report.needed_per_hour:.0f} requests/h: falling behind by "
+            f"{_duration(report.behind_per_hour_s)} an hour"
+        )
     return ", ".join(parts)
 
 
@@ -246,6 +261,9 @@ def follow(
         else:
             say(describe_report(trigger, report))
             wait = 0.0 if report.stopped_because == "max_pages" else interval
+            if report.stopped_because == "budget" and report.budget_frees_in_s > interval:
+                wait = report.budget_frees_in_s
+                say(f"{trigger.key}: the trigger's budget is spent; next poll in {_duration(wait)}")
         if polls is None or done < polls:
             sleep(wait)
 

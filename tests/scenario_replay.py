@@ -44,7 +44,12 @@ class SimulatedCrashError(Exception):
 
 class ScenarioRun:
     def __init__(
-        self, admin: SandboxAdmin, account: Account, defaults: dict[str, Any], state: Path
+        self,
+        admin: SandboxAdmin,
+        account: Account,
+        defaults: dict[str, Any],
+        state: Path,
+        scenario: dict[str, Any] | None = None,
     ) -> None:
         self.admin = admin
         self.account = account
@@ -54,6 +59,10 @@ class ScenarioRun:
         self.state_path = state
         self.policy = CursorPolicy(defaults["lateness_bound_s"], defaults["sweep_interval_s"])
         self.page_size = defaults["page_size"]
+        settings = {**defaults, **(scenario or {})}
+        self.activate = bool(settings.get("activate", False))
+        """True: the trigger starts now, priming its window; False: it backfills from T0."""
+        self.budget_per_hour = settings.get("budget_per_hour") or float("inf")
         self.client = MxGuardClient(
             account.token,
             admin.base_url,
@@ -73,7 +82,8 @@ class ScenarioRun:
             clock_us=lambda: self.t0 + int(self.elapsed * MICROS),
             policy=self.policy,
             page_size=self.page_size,
-            start_us=self.t0,
+            start_us=None if self.activate else self.t0,
+            budget_per_hour=self.budget_per_hour,
         )
 
     def _verdict(self, item_id: str, at: float, late: float = 0) -> dict[str, Any]:
@@ -102,12 +112,15 @@ class ScenarioRun:
         elif op == "restart":
             self.poller = self._new_poller()
         elif op == "poll":
-            emitted = self.poll(step)
+            emitted, requests = self.poll(step)
             assert emitted == expand(step["expect"]), (step, emitted)
+            if "expect_requests" in step:
+                assert requests == step["expect_requests"], (step, requests)
         else:
             raise ValueError(f"unknown op {op!r}")
 
-    def poll(self, step: dict[str, Any]) -> list[str]:
+    def poll(self, step: dict[str, Any]) -> tuple[list[str], int]:
+        """What a poll emitted, in order, and how many requests it made."""
         emitted: list[str] = []
         pages = 0
         hook = step.get("after_page")
@@ -122,6 +135,7 @@ class ScenarioRun:
                 for inner in hook["steps"]:
                     self.run_step(inner)
 
+        requests = self.admin.requests_served(self.account)["total"]
         with contextlib.suppress(SimulatedCrashError):
             self.poller.poll(sink, max_pages=step.get("max_pages"))
-        return emitted
+        return emitted, self.admin.requests_served(self.account)["total"] - requests

@@ -24,12 +24,13 @@ to 5 items and at least 2 pages a poll for at most 40 items.
 from __future__ import annotations
 
 import bisect
+import math
 from dataclasses import dataclass, field
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from triggers.cursor import Cursor, CursorPolicy, CursorState
+from triggers.cursor import Cursor, CursorPolicy, CursorState, PollPlan
 
 S = 1_000_000
 """One second in microseconds."""
@@ -75,7 +76,7 @@ class MemoryApi:
         self.restarts = restarts
 
     def page(
-        self, since: int, page_cursor: str | None, now: int, limit: int
+        self, since: int, page_cursor: str | None, now: int, limit: int, until: int | None = None
     ) -> tuple[list[Item], str | None]:
         issued, after = _decode(page_cursor)
         if issued is not None and any(issued < t <= now for t in self.restarts):
@@ -87,6 +88,8 @@ class MemoryApi:
         )
         rows = []
         for item in self.items[first:]:
+            if until is not None and item.timestamp >= until:
+                break
             if item.visible_at <= now:
                 rows.append(item)
                 if len(rows) > limit:
@@ -107,57 +110,88 @@ def _decode(page_cursor: str | None) -> tuple[int | None, Key | None]:
 
 @dataclass
 class Trigger:
-    """One trigger's committed cursor, polled as ``Poller.poll`` polls."""
+    """One trigger's committed cursor, polled as ``Poller.poll`` polls: ``next_read`` after
+    ``next_read``, each page by page, within the budget's allowance and ``max_pages``."""
 
     api: MemoryApi
     page_size: int
-    start_us: int
+    start_us: int | None
+    """None: activation (a priming read, nothing visible before it is emitted)."""
     max_pages: int | None
+    budget_per_hour: float = math.inf
     committed: CursorState | None = None
     polls: list[list[Item]] = field(default_factory=list)
     """What each poll emitted, a resumed poll's parts joined into one."""
+    requests: list[int] = field(default_factory=list)
+    """Clock time of every request made."""
     _resuming: bool = False
 
-    def poll(self, now: int) -> bool:
-        """One poll at ``now``; True when it read up to the last page."""
+    def poll(self, now: int) -> str | None:
+        """One poll at ``now``; the reason it stopped early, or None when it was whole."""
         state = self.committed.copy() if self.committed is not None else None
-        if state is None:
-            state = CursorState.starting_at(self.start_us)
+        plan: PollPlan | None = None
+        if state is None and self.start_us is None:
+            state = CursorState.starting_at(now - POLICY.settle_delay_us)
+            plan = PollPlan(state.floor, "prime", now)
+        elif state is None:
+            state = CursorState.starting_at(self.start_us or now)
         cursor = Cursor(state, POLICY)
-        plan = cursor.plan(now)
+        allowance = math.inf if plan else cursor.allowance(now, self.budget_per_hour)
+        plan = plan or cursor.next_read(
+            now, page_size=self.page_size, budget_per_hour=self.budget_per_hour
+        )
         if not self._resuming:
             self.polls.append([])
         emitted = self.polls[-1]
-        page_cursor = plan.page
-        pages = 0
-        while True:
-            try:
-                items, page_cursor = self.api.page(plan.since, page_cursor, now, self.page_size)
-            except ExpiredPageError:
-                if page_cursor is None or page_cursor != plan.page:
-                    raise
-                page_cursor = None  # as the Poller does: start the poll over
-                items, page_cursor = self.api.page(plan.since, None, now, self.page_size)
-            pages += 1
-            keyed = [(item.timestamp, item.id) for item in items]
-            fresh = cursor.new_items(keyed)
-            emitted += [items[i] for i in fresh]
-            for i in fresh:
-                cursor.record(*keyed[i])
-            if page_cursor is None:
+        pages, stopped = 0, None
+        while plan is not None and stopped is None:
+            if pages >= allowance:
+                stopped = "budget"
                 break
-            if fresh:
-                cursor.prune()
-                self._commit(state, cursor)
-            if self.max_pages is not None and pages >= self.max_pages:
-                cursor.stop_early(plan, page_cursor)
-                self._commit(state, cursor)
-                self._resuming = True
-                return False
-        cursor.finish_poll(plan)
+            page_cursor, items_read = plan.page, 0
+            while True:
+                try:
+                    items, page_cursor = self.api.page(
+                        plan.since, page_cursor, now, self.page_size, plan.until
+                    )
+                except ExpiredPageError:
+                    if page_cursor is None or page_cursor != plan.page:
+                        raise
+                    page_cursor = None  # as the Poller does: start the read over
+                    items, page_cursor = self.api.page(
+                        plan.since, None, now, self.page_size, plan.until
+                    )
+                cursor.spend(now)
+                self.requests.append(now)
+                pages += 1
+                items_read += len(items)
+                keyed = [(item.timestamp, item.id) for item in items]
+                fresh = cursor.new_items(keyed)
+                if plan.emits:
+                    emitted += [items[i] for i in fresh]
+                for i in fresh:
+                    cursor.record(*keyed[i])
+                if page_cursor is None:
+                    cursor.finish_read(plan, items_read, now)
+                    break
+                if fresh and plan.emits:
+                    cursor.prune()
+                    self._commit(state, cursor)
+                if self.max_pages is not None and pages >= self.max_pages:
+                    stopped = "max_pages"
+                elif pages >= allowance:
+                    stopped = "budget"
+                if stopped:
+                    cursor.stop_early(plan, page_cursor)
+                    break
+            if stopped is None:
+                plan = cursor.next_read(
+                    now, page_size=self.page_size, budget_per_hour=self.budget_per_hour
+                )
+        cursor.finish_poll(now)
         self._commit(state, cursor)
-        self._resuming = False
-        return True
+        self._resuming = stopped is not None
+        return stopped
 
     def _commit(self, state: CursorState, cursor: Cursor) -> None:
         cursor.take_changes()
@@ -168,11 +202,17 @@ class Trigger:
         assert self.committed is not None
         return self.committed.floor
 
+    def caught_up(self, scenario: Scenario) -> bool:
+        """Settled past every item: under a small budget that takes longer than ``TAIL``."""
+        assert self.committed is not None
+        newest = max((item.timestamp for item in scenario.items), default=T0)
+        return Cursor(self.committed, POLICY).settled > newest
+
 
 @dataclass(frozen=True)
 class Scenario:
     items: list[Item]
-    backfill_us: int
+    backfill_us: int | None
     page_size: int
     max_pages: int | None
     restarts: tuple[int, ...]
@@ -195,7 +235,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     ]
     return Scenario(
         items=items,
-        backfill_us=draw(st.sampled_from([0, 0, 100 * S, 400 * S])),
+        backfill_us=draw(st.sampled_from([None, 0, 0, 100 * S, 400 * S])),
         page_size=draw(st.integers(2, 5)),
         max_pages=draw(st.none() | st.integers(2, 4)),
         restarts=tuple(
@@ -209,23 +249,36 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     )
 
 
-def run(scenario: Scenario) -> Trigger:
+def run(scenario: Scenario, budget_per_hour: float = math.inf) -> Trigger:
     """Poll from T0 until TAIL after the last item became visible and the last poll was whole."""
     trigger = Trigger(
         MemoryApi(scenario.items, scenario.restarts),
         page_size=scenario.page_size,
-        start_us=T0 - scenario.backfill_us,
+        start_us=None if scenario.backfill_us is None else T0 - scenario.backfill_us,
         max_pages=scenario.max_pages,
+        budget_per_hour=budget_per_hour,
     )
     end = max((item.visible_at for item in scenario.items), default=T0) + TAIL
     now, number = T0, 0
     while True:
-        complete = trigger.poll(now)
-        if complete and now >= end:
+        stopped = trigger.poll(now)
+        if stopped is None and now >= end and trigger.caught_up(scenario):
             return trigger
-        assert number < 2_000, "the polls never finished"
-        now += (scenario.gaps[number % len(scenario.gaps)] if complete else scenario.resume_gap) * S
+        assert number < 5_000, "the polls never finished"
+        gap = scenario.resume_gap if stopped == "max_pages" else None
+        now += (scenario.gaps[number % len(scenario.gaps)] if gap is None else gap) * S
         number += 1
+
+
+def expected(scenario: Scenario, trigger: Trigger) -> set[str]:
+    """On time, not older than the floor, and (after an activation) visible after it."""
+    return {
+        i.id
+        for i in scenario.items
+        if i.on_time
+        and i.timestamp >= trigger.floor
+        and (scenario.backfill_us is not None or i.visible_at > T0)
+    }
 
 
 EXAMPLES = settings(max_examples=100, deadline=None, database=None)
@@ -237,8 +290,7 @@ EXAMPLES = settings(max_examples=100, deadline=None, database=None)
 def test_every_item_on_time_is_emitted_exactly_once(scenario: Scenario) -> None:
     trigger = run(scenario)
     emitted = [item.id for poll in trigger.polls for item in poll]
-    expected = {i.id for i in scenario.items if i.on_time and i.timestamp >= trigger.floor}
-    missing = expected - set(emitted)
+    missing = expected(scenario, trigger) - set(emitted)
     assert not missing, f"never emitted: {sorted(missing)}"
     repeated = sorted({item_id for item_id in emitted if emitted.count(item_id) > 1})
     assert not repeated, f"emitted more than once: {repeated}"
@@ -260,3 +312,16 @@ def test_each_poll_emits_in_ascending_timestamp_and_id_order(scenario: Scenario)
         keys = [item.key for item in poll]
         assert keys == sorted(keys)
         assert len(set(keys)) == len(keys)
+
+
+@EXAMPLES
+@given(scenarios(), st.sampled_from([60.0, 120.0, 600.0]))
+def test_a_budget_is_never_exceeded_and_loses_nothing(scenario: Scenario, budget: float) -> None:
+    trigger = run(scenario, budget_per_hour=budget)
+    emitted = [item.id for poll in trigger.polls for item in poll]
+    assert not expected(scenario, trigger) - set(emitted)
+    assert len(emitted) == len(set(emitted))
+    times = trigger.requests
+    for i, start in enumerate(times):
+        in_hour = bisect.bisect_left(times, start + 3600 * S) - i
+        assert in_hour <= budget, f"{in_hour} requests in the hour from {start}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import pytest
 from pydantic import BaseModel
 
 from api_client import MxGuardClient
@@ -49,7 +50,13 @@ def on_sandbox_time(admin: SandboxAdmin) -> SandboxTime:
 
 
 def verdict_poller(
-    sandbox: SandboxServer, account: Account, time: SandboxTime, *, page_size: int, **limits: int
+    sandbox: SandboxServer,
+    account: Account,
+    time: SandboxTime,
+    *,
+    page_size: int,
+    budget_per_hour: float | None = None,
+    **limits: int,
 ) -> tuple[MxGuardClient, Poller]:
     client = MxGuardClient(
         account.token,
@@ -66,6 +73,7 @@ def verdict_poller(
         MemoryCursorStore(),
         key="new_verdict",
         page_size=page_size,
+        budget_per_hour=budget_per_hour,
     )
     return client, poller
 
@@ -81,12 +89,12 @@ def test_a_burst_of_several_polls_budgets_is_delivered_in_full_by_a_follower(
         time.sleep(61)
         admin.traffic(account, 1500, spread_seconds=60, seed=1)  # 75 pages; a poll reads ~17
         follow_for(poller, sink, said, time, polls=12)
-        assert len(sink.ids) == 1500, said
+        assert len(sink.ids) == 1500, "\n".join(said)
         time.sleep(600)
         admin.traffic(account, 50, spread_seconds=5, seed=2)
         # the look-back window still holds the burst: reading it again takes several polls
         follow_for(poller, sink, said, time, polls=8)
-    assert len(sink.ids) == 1550
+    assert len(sink.ids) == 1550, "\n".join(said)
     assert len(set(sink.ids)) == 1550, "nothing emitted twice"
     assert any("stopped early" in line for line in said), "the burst did exceed one poll's budget"
 
@@ -107,11 +115,24 @@ def test_follow_waits_out_a_429_storm(
     assert any("rate limited" in line for line in said), said
 
 
+@pytest.mark.parametrize(
+    ("budget", "waited_for"),
+    [
+        (None, "the trigger's budget is spent"),  # its share: 10 of the token's 12 an hour
+        (1000.0, "rate limited"),  # a share above the token's limit: the client's limiter
+    ],
+)
 def test_follow_waits_out_an_exhausted_hour(
-    sandbox: SandboxServer, admin: SandboxAdmin, account: Account
+    sandbox: SandboxServer,
+    admin: SandboxAdmin,
+    account: Account,
+    budget: float | None,
+    waited_for: str,
 ) -> None:
     time = on_sandbox_time(admin)
-    client, poller = verdict_poller(sandbox, account, time, page_size=1, per_minute=5, per_hour=12)
+    client, poller = verdict_poller(
+        sandbox, account, time, page_size=1, budget_per_hour=budget, per_minute=5, per_hour=12
+    )
     sink, said = Collected(), []
     with client:
         poller.poll(sink)
@@ -120,6 +141,6 @@ def test_follow_waits_out_an_exhausted_hour(
         follow_for(poller, sink, said, time, polls=40)
     assert len(sink.ids) == 30, "\n".join(said)
     assert len(set(sink.ids)) == 30
-    waits = [line for line in said if "rate limited" in line]
+    waits = [line for line in said if waited_for in line]
     assert waits, said
     assert any(line.endswith("min") for line in waits), "it waited for the hour window, in minutes"

@@ -17,6 +17,6 @@ DEFAULTS, SCENARIOS = load_scenarios()
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s["name"] for s in SCENARIOS])
 def test_scenario(roomy_sandbox: SandboxServer, scenario: dict[str, Any], tmp_path: Path) -> None:
     admin = SandboxAdmin(roomy_sandbox)
-    run = ScenarioRun(admin, admin.new_account(), DEFAULTS, tmp_path / "cursors.sqlite")
+    run = ScenarioRun(admin, admin.new_account(), DEFAULTS, tmp_path / "cursors.sqlite", scenario)
     for step in scenario["steps"]:
         run.run_step(step)

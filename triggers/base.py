@@ -81,9 +81,15 @@ class TriggerDefinition(Generic[Filters]):
         cursor: str | None,
         limit: int,
         order: Order,
+        until: datetime | None = None,
     ) -> FetchedPage:
-        """One page of matching items, ``since`` inclusive, in ``order``."""
-        window = {"since": timestamp(since, "since"), "order": order, "limit": limit}
+        """One page of matching items, ``since`` inclusive, ``until`` exclusive, in ``order``."""
+        window = {
+            "since": timestamp(since, "since"),
+            "until": timestamp(until, "until"),
+            "order": order,
+            "limit": limit,
+        }
         reply = client.send(
             self.request, filters.model_dump(mode="json"), {**window, "cursor": cursor}
         )

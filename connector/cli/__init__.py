@@ -24,7 +24,8 @@ import click
 from pydantic import ValidationError
 
 from api_client import MxGuardError
-from api_client.contract import DEFAULT_BASE_URL
+from api_client.config import RATE_LIMITS_ENV, parse_rate_limits
+from api_client.contract import DEFAULT_BASE_URL, DEFAULT_PER_HOUR, DEFAULT_PER_MINUTE
 from connector import __version__
 from connector.cli import contract, demo, export, info, manifests, poll, run, sandbox, scaffold
 from connector.cli.base import CONTEXT, Settings, pass_settings
@@ -57,11 +58,23 @@ class MainGroup(click.Group):
     envvar="MXGUARD_API_URL",
     help=f"API address [env: MXGUARD_API_URL; default: {DEFAULT_BASE_URL}].",
 )
+@click.option(
+    "--rate-limits",
+    metavar="LIMITS",
+    envvar=RATE_LIMITS_ENV,
+    help=f"The token's limits when MxGuard raised them, e.g. 120/min,6000/h [env: "
+    f"{RATE_LIMITS_ENV}; default: {DEFAULT_PER_MINUTE}/min,{DEFAULT_PER_HOUR}/h].",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress or status lines on stderr.")
 @click.option("--debug", is_flag=True, help="On an error, show the traceback too.")
 @pass_settings
 def main(
-    settings: Settings, token: str | None, base_url: str | None, quiet: bool, debug: bool
+    settings: Settings,
+    token: str | None,
+    base_url: str | None,
+    rate_limits: str | None,
+    quiet: bool,
+    debug: bool,
 ) -> None:
     """MxGuard connector bundle: poll triggers, run actions, run a local sandbox.
 
@@ -76,6 +89,12 @@ def main(
         quiet,
         debug,
     )
+    if rate_limits:
+        try:
+            settings.per_minute, settings.per_hour = parse_rate_limits(rate_limits, "--rate-limits")
+        except MxGuardError as problem:
+            message = problem.message.removeprefix("--rate-limits: ")
+            raise click.BadParameter(message, param_hint="--rate-limits") from None
 
 
 for _command in (

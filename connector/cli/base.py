@@ -23,6 +23,9 @@ class Settings:
     base_url: str | None = None
     quiet: bool = False
     debug: bool = False
+    per_minute: int | None = None
+    per_hour: int | None = None
+    """``--rate-limits``; None: ``$MXGUARD_RATE_LIMITS`` or the documented limits."""
 
     def client(self) -> MxGuardClient:
         if not self.token:
@@ -30,7 +33,9 @@ class Settings:
                 "no MxGuard token: set MXGUARD_API_TOKEN (or pass --token); the sandbox prints "
                 "the lines to export"
             )
-        return MxGuardClient(self.token, self.base_url)
+        return MxGuardClient(
+            self.token, self.base_url, per_minute=self.per_minute, per_hour=self.per_hour
+        )
 
     def say(self, message: str) -> None:
         if not self.quiet:

@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from api_client import MxGuardError
+from api_client.config import parse_rate
 from api_client.contract import MAX_PAGE_SIZE
 from connector import registry
 from connector.cli.base import NamedGroup, Settings, pass_settings, validated
@@ -59,6 +61,23 @@ class Seconds(click.ParamType[float]):
         return seconds
 
 
+class Rate(click.ParamType[float]):
+    """Requests an hour, written ``200/h`` or ``5/min`` (as the rate limits are)."""
+
+    name = "rate"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        if isinstance(value, float):
+            return value
+        try:
+            count, unit = parse_rate(str(value), "--budget")
+        except MxGuardError as problem:
+            self.fail(problem.message.removeprefix("--budget: "), param, ctx)
+        return float(count * 60 if unit == "min" else count)
+
+
 def poll_command(key: str) -> click.Command:
     trigger = registry.triggers()[key]
 
@@ -87,6 +106,7 @@ def poll_command(key: str) -> click.Command:
                 start_us=start,
                 page_size=params["page_size"],
                 sweep_interval_s=params["look_back_every"],
+                budget_per_hour=params["budget"],
             )
             with store.hold(opened.key):
                 if params["reset"]:
@@ -146,11 +166,18 @@ def poll_command(key: str) -> click.Command:
             show_default=True,
         ),
         click.Option(
+            ["--budget"],
+            type=Rate(),
+            metavar="RATE",
+            help="This trigger's share of the token's requests, e.g. 200/h [default: the "
+            "token's hourly limit less a sixth, left for actions].",
+        ),
+        click.Option(
             ["--look-back-every"],
             type=Seconds(1, 86_400),
             default=120.0,
             show_default=True,
-            help="Seconds between look-backs for late items.",
+            help="Seconds between reads of settled time, for late items (live mode).",
         ),
     ]
     return click.Command(
