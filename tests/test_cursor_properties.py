@@ -171,6 +171,8 @@ class Trigger:
                     emitted += [items[i] for i in fresh]
                 for i in fresh:
                     cursor.record(*keyed[i])
+                if keyed:
+                    cursor.read_up_to(plan, keyed[-1][0])
                 if page_cursor is None:
                     cursor.finish_read(plan, items_read, now)
                     break

@@ -312,3 +312,26 @@ def test_take_changes_hands_over_the_batch_and_starts_a_new_one() -> None:
     assert taken.added == {"a": START}
     assert cursor.changes.added == {}
     assert cursor.changes.removed_before is None
+
+
+def test_a_page_of_a_read_of_settled_time_settles_what_lies_before_its_last_item() -> None:
+    cursor = cursor_at(START, floor=0, seen={"a": 10 * S, "b": 20 * S, "c": 30 * S})
+    plan = PollPlan(0, "sweep", START)
+    cursor.read_up_to(plan, 20 * S)
+    assert cursor.settled == 20 * S, "items stamped 20 s may go on on the next page"
+    cursor.prune()
+    assert cursor.state.seen == {"b": 20 * S, "c": 30 * S}
+
+
+def test_a_page_never_settles_past_the_reads_own_end() -> None:
+    cursor = cursor_at(START)
+    cursor.read_up_to(PollPlan(0, "settle", START, until=5 * S), 9 * S)
+    assert cursor.settled == 5 * S
+    cursor.read_up_to(PollPlan(0, "sweep", START), START)
+    assert cursor.settled == START - DELAY
+
+
+def test_a_fresh_read_settles_nothing() -> None:
+    cursor = cursor_at(START, floor=0)
+    cursor.read_up_to(PollPlan(START, "fresh", START + S), START + S)
+    assert cursor.settled == 0

@@ -326,15 +326,32 @@ class Cursor:
         self.state.sweep_started = plan.started if plan.sweep else None
         self.prune()
 
+    def read_up_to(self, plan: PollPlan, last: int) -> None:
+        """A page of a read of settled time ended at timestamp ``last``: everything stamped
+        before it (and before the read's own end) is settled now, without waiting for the read
+        to end, so that a long read (a backfill) keeps only a page's worth of ids in ``seen``.
+        (Items stamped exactly ``last`` may continue on the next page: they stay watched.)"""
+        if not plan.sweep:
+            return
+        end = plan.started - self.policy.settle_delay_us
+        if plan.until is not None:
+            end = min(end, plan.until)
+        self._settle_to(min(last, end))
+
+    def _settle_to(self, settled: int) -> None:
+        """Settled time ends at ``settled`` (never moving back): as if a sweep had begun a
+        settle delay after it."""
+        moved = settled + self.policy.settle_delay_us
+        if self.state.last_sweep is None or moved > self.state.last_sweep:
+            self.state.last_sweep = moved
+
     def finish_read(self, plan: PollPlan, items_read: int, now: int) -> None:
         """After the last page of a read: a read of settled time counts as done, as of when it
         began; a whole read measures the traffic."""
         self._done.add(plan.kind)
-        if plan.kind == "settle" and plan.until is not None:
-            # settled time now ends at ``until``: as if a sweep had begun settle_delay after it
-            self.state.last_sweep = min(plan.started, plan.until + self.policy.settle_delay_us)
-        elif plan.sweep:
-            self.state.last_sweep = plan.started
+        if plan.sweep:
+            end = plan.started - self.policy.settle_delay_us
+            self._settle_to(end if plan.until is None else min(end, plan.until))
         resumed = plan.page is not None
         state = self.state
         state.resume_since = state.resume_page = state.sweep_started = state.resume_until = None

@@ -146,6 +146,8 @@ class Poller:
                 report.emitted += len(fresh)
             for i in fresh:
                 cursor.record(*keyed[i])
+            if keyed:
+                cursor.read_up_to(plan, keyed[-1][0])
             page_cursor = page.next_cursor
             if page_cursor is None:
                 cursor.finish_read(plan, items_read, self.clock_us())
