@@ -477,7 +477,7 @@ def run(quick: bool = False) -> Table:
             "busiest hour",
             "429s",
             "vs naive",
-            "lossless floor",
+            "live floor",
             "missed",
             "dup",
             "on-time delay p50 / p99 / max",
@@ -557,7 +557,7 @@ def _method(seconds: float, bursts: list[str]) -> list[str]:
 
 def _notes(quick: bool) -> list[str]:
     notes = [
-        "lossless floor: the naive cursor's requests plus ceil(verdicts / 500), against the "
+        "live floor: the naive cursor's requests plus ceil(verdicts / 500), against the "
         "naive cursor's: the fewest requests of any cursor that emits on-time verdicts within "
         "one poll (one request a poll at least, as the naive cursor makes) and misses no late "
         "one (each verdict read once more after its lateness bound has passed, since a late "
