@@ -9,6 +9,7 @@ tests fail rather than skip, so a CI that forgot the install step cannot pass si
 from __future__ import annotations
 
 import json
+import math
 import os
 import queue
 import re
@@ -25,12 +26,13 @@ from click.testing import CliRunner
 
 from actions import ActionConflictError
 from api_client import APIError
+from api_client.contract import DEFAULT_PER_HOUR
 from connector.cli import Settings, main
 from connector.export import n8n
 from connector.export.common import load_bundle
 from connector.export.n8n import export
 from connector.export.n8n_properties import value_of
-from connector.export.n8n_spec import camel, param_name
+from connector.export.n8n_spec import CURSOR_TUNING, camel, param_name
 from connector.manifest import files
 from connector.manifest.runner import ManifestRunner
 from sandbox.server import SandboxServer
@@ -38,6 +40,8 @@ from sandbox.timefmt import format_us, parse_to_us
 from tests.scenario_replay import ScenarioRun, load_scenarios
 from tests.support import Account, SandboxAdmin, account_with_mail
 from tests.test_manifests import STEPS, VOLATILE
+from triggers.cursor import SKEW_MARGIN_S
+from triggers.poller import ACTION_RESERVE, default_budget
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFESTS = ROOT / "manifests"
@@ -132,8 +136,12 @@ class Harness:
         self.process.stdin.flush()
 
     def call(
-        self, command: dict[str, Any], on_hook: Callable[[int], None] | None = None
+        self,
+        command: dict[str, Any],
+        on_hook: Callable[[int], dict[str, Any] | None] | None = None,
     ) -> dict[str, Any]:
+        """Send a command and wait for its answer; ``on_hook`` runs the steps a poll asks for
+        between two pages and may return what the resume tells the harness (``now_us``)."""
         self._send(command)
         while True:
             line = self.lines.get(timeout=self.timeout)
@@ -142,8 +150,7 @@ class Harness:
             answer: dict[str, Any] = json.loads(line)
             if answer["event"] == "hook":
                 assert on_hook is not None, answer
-                on_hook(answer["page"])
-                self._send({"cmd": "resume"})
+                self._send({"cmd": "resume", **(on_hook(answer["page"]) or {})})
             elif answer["event"] == "error":
                 raise HarnessError(answer["error"])
             else:
@@ -376,32 +383,60 @@ def test_timestamps_keep_microseconds_and_time_zones(harness: Harness) -> None:
 
 
 # -- the trigger: the shared scenario table ------------------------------------------------------
+STATE_FIELDS = {"floor", "watermark", "seen", "lastSweep", "resumeSince", "resumePage",
+                "sweepStarted", "resumeUntil", "rate", "lastPoll", "spent"}  # fmt: skip
+"""What the node keeps in its static data: ``CursorState`` of ``triggers/cursor.py``."""
+
+UNLIMITED = 10**9
+"""Requests per hour that no scenario reaches: the Python replay's budget of ``math.inf``."""
+
+
 class NodeScenarioRun(ScenarioRun):
-    """The scenario table's steps, with every poll made by the compiled n8n trigger."""
+    """The scenario table's steps, with every poll made by the compiled n8n trigger: activation
+    (no "Emit Items Since") or a backfill from T0, the scenario's budget as "Requests per Hour",
+    requests counted by the sandbox as in the Python replay."""
 
     def __init__(
-        self, admin: SandboxAdmin, account: Account, state_dir: Path, harness: Harness
+        self,
+        admin: SandboxAdmin,
+        account: Account,
+        state_dir: Path,
+        harness: Harness,
+        scenario: dict[str, Any],
     ) -> None:
-        super().__init__(admin, account, DEFAULTS, state_dir / "python-cursor.sqlite")
+        super().__init__(admin, account, DEFAULTS, state_dir / "python-cursor.sqlite", scenario)
         self.harness = harness
         self.static_data = state_dir / "static-data.json"
+        self.logged: list[dict[str, str]] = []
 
-    def poll(self, step: dict[str, Any]) -> list[str]:
+    def now_us(self) -> int:
+        return self.t0 + int(self.elapsed * MICROS)
+
+    def options(self) -> dict[str, Any]:
+        budget = self.budget_per_hour
+        options: dict[str, Any] = {"requestsPerHour": UNLIMITED if math.isinf(budget) else budget}
+        if not self.activate:
+            options["since"] = format_us(self.t0)
+        return options
+
+    def poll(self, step: dict[str, Any]) -> tuple[list[str], int]:
         hook = step.get("after_page")
 
-        def between_pages(page: int) -> None:
+        def between_pages(page: int) -> dict[str, Any]:
             assert hook is not None
             assert hook["page"] == page
             for inner in hook["steps"]:
                 self.run_step(inner)
+            return {"now_us": self.now_us()}
 
+        served = self.admin.requests_served(self.account)["total"]
         answer = self.harness.call(
             {
                 "cmd": "poll",
-                "parameters": {"event": "newVerdict", "options": {"since": format_us(self.t0)}},
+                "parameters": {"event": "newVerdict", "options": self.options()},
                 "credentials": credentials(self.admin, self.account),
                 "state": str(self.static_data),
-                "now_us": self.t0 + int(self.elapsed * MICROS),
+                "now_us": self.now_us(),
                 "page_size": self.page_size,
                 "max_pages": step.get("max_pages"),
                 "crash_after_page": step.get("crash_after_page"),
@@ -409,7 +444,10 @@ class NodeScenarioRun(ScenarioRun):
             },
             between_pages,
         )
-        return [str(item["id"]).split("_", 1)[1] for item in answer["items"]]
+        requests = self.admin.requests_served(self.account)["total"] - served
+        assert answer["requests"] == requests, (answer["requests"], requests)
+        self.logged += answer["logged"]
+        return [str(item["id"]).split("_", 1)[1] for item in answer["items"]], requests
 
 
 def test_scenario_policy_is_the_manifests() -> None:
@@ -424,20 +462,13 @@ def test_scenario(
     roomy_sandbox: SandboxServer, harness: Harness, scenario: dict[str, Any], tmp_path: Path
 ) -> None:
     admin = SandboxAdmin(roomy_sandbox)
-    run = NodeScenarioRun(admin, admin.new_account(), tmp_path, harness)
+    run = NodeScenarioRun(admin, admin.new_account(), tmp_path, harness, scenario)
     for step in scenario["steps"]:
         run.run_step(step)
     state = json.loads(run.static_data.read_text())
     assert set(state) == {"key", "cursor"}
-    assert set(state["cursor"]) <= {
-        "floor",
-        "watermark",
-        "seen",
-        "lastSweep",
-        "resumeSince",
-        "resumePage",
-        "sweepStarted",
-    }
+    assert set(state["cursor"]) == STATE_FIELDS
+    assert all(line["level"] in ("debug", "info") for line in run.logged), run.logged
 
 
 # -- the trigger: modes, filters, first activation -----------------------------------------------
@@ -445,6 +476,7 @@ def _poll(
     harness: Harness, admin: SandboxAdmin, account: Account, state: Path, **parameters: Any
 ) -> dict[str, Any]:
     mode = parameters.pop("mode", "trigger")
+    now_us = parameters.pop("now_us", None)
     return harness.call(
         {
             "cmd": "poll",
@@ -452,9 +484,13 @@ def _poll(
             "parameters": {"event": "newVerdict", **parameters},
             "credentials": credentials(admin, account),
             "state": str(state),
-            "now_us": sandbox_now(admin),
+            "now_us": sandbox_now(admin) if now_us is None else now_us,
         }
     )
+
+
+POLL_GAP_S = 60
+"""n8n polls at most once a minute; the budget plans with the interval measured between polls."""
 
 
 def _add(admin: SandboxAdmin, account: Account, *verdicts: dict[str, Any]) -> None:
@@ -472,9 +508,10 @@ def test_first_activation_starts_from_now_and_returns_null(
     first = _poll(harness, admin, account, state)
     assert first["items"] == []
     assert first["returned_null"] is True
-    admin.advance_clock(1)
+    admin.advance_clock(POLL_GAP_S)
     _add(admin, account, {"id": "after_1"})
     assert [i["id"] for i in _poll(harness, admin, account, state)["items"]] == ["after_1"]
+    admin.advance_clock(POLL_GAP_S)
     assert _poll(harness, admin, account, state)["returned_null"] is True
 
 
@@ -516,7 +553,7 @@ def test_filters_are_applied_and_a_changed_filter_starts_a_new_cursor(
     state = tmp_path / "static.json"
     spam = {"verdictAction": ["quarantined"], "verdict": ["spam", "phishing"]}
     assert _poll(harness, admin, account, state, domain="B.example", **spam)["items"] == []
-    admin.advance_clock(1)
+    admin.advance_clock(POLL_GAP_S)
     _add(admin, account, {"id": "f_clean", "domain": "b.example"})
     _add(admin, account, {"id": "f_spam", "domain": "b.example", "verdict": "spam"})
     _add(admin, account, {"id": "f_other", "domain": "example.com", "verdict": "spam"})
@@ -526,6 +563,77 @@ def test_filters_are_applied_and_a_changed_filter_starts_a_new_cursor(
     assert _poll(harness, admin, account, state, domain="", **spam)["items"] == []
     with pytest.raises(HarnessError, match="not a host name"):
         _poll(harness, admin, account, state, domain="not a domain")
+
+
+# -- the trigger: the budget, the cursor's constants, older cursors ------------------------------
+def test_the_cursor_plans_with_the_python_constants(harness: Harness) -> None:
+    """The compiled events' polling specs carry ``triggers/cursor.py``'s and
+    ``triggers/poller.py``'s constants, not numbers of their own."""
+    polling = harness.call({"cmd": "describe"})["polling"]
+    assert polling
+    for spec in polling.values():
+        assert {key: spec[key] for key in CURSOR_TUNING} == CURSOR_TUNING
+        assert spec["untilParam"] == "until"
+    assert polling["newVerdict"]["skewMarginS"] == SKEW_MARGIN_S
+    assert polling["newVerdict"]["actionReserve"] == ACTION_RESERVE
+
+
+def test_requests_per_hour_defaults_to_the_tokens_limit_less_the_action_reserve(
+    roomy_sandbox: SandboxServer, harness: Harness, tmp_path: Path
+) -> None:
+    described = harness.call({"cmd": "describe"})["trigger"]
+    options = next(p for p in described["properties"] if p["name"] == "options")["options"]
+    budget = next(o for o in options if o["name"] == "requestsPerHour")
+    assert budget["displayName"] == "Requests per Hour"
+    assert budget["type"] == "number"
+    assert budget["default"] == default_budget(DEFAULT_PER_HOUR) == 500
+    assert "500" in budget["description"]
+
+    admin = SandboxAdmin(roomy_sandbox)
+    account = admin.new_account(domains=("example.com",))
+    state, start = tmp_path / "static.json", sandbox_now(admin)
+
+    def poll(minute: int, **options: Any) -> str:
+        """A poll ``minute`` minutes after the first, on an exact clock; what it logged."""
+        now = start + minute * POLL_GAP_S * MICROS
+        answer = _poll(harness, admin, account, state, now_us=now, options=options)
+        return " ".join(_logged(answer))
+
+    assert "budget" not in poll(0)  # the priming read at activation has no limit
+    admin.advance_clock(POLL_GAP_S)
+    assert "of 17 allowed (budget 500/h, 1 spent in the last hour)" in poll(1)  # 2 x 500 / 60
+    admin.advance_clock(POLL_GAP_S)
+    assert "of 2 allowed (budget 60/h, 2 spent in the last hour)" in poll(2, requestsPerHour=60)
+    with pytest.raises(HarnessError, match="Requests per Hour"):
+        poll(2, requestsPerHour=0)
+
+
+def _logged(answer: dict[str, Any]) -> list[str]:
+    return [line["message"] for line in answer["logged"]]
+
+
+def test_a_cursor_stored_by_an_older_version_and_a_stale_page_still_load(
+    roomy_sandbox: SandboxServer, harness: Harness, tmp_path: Path
+) -> None:
+    """A state without the fields added since loads with their defaults; a resumed read whose
+    page cursor the API refuses starts over (as ``Poller`` does on ``InvalidRequestError``)."""
+    admin = SandboxAdmin(roomy_sandbox)
+    account = admin.new_account(domains=("example.com",))
+    state = tmp_path / "static.json"
+    _poll(harness, admin, account, state)
+    saved = json.loads(state.read_text())
+    older = {key: saved["cursor"][key] for key in ("floor", "watermark", "seen", "lastSweep")}
+    older |= {"resumeSince": older["floor"], "resumePage": "no-longer-valid", "sweepStarted": None}
+    state.write_text(json.dumps({**saved, "cursor": older}))
+    admin.advance_clock(1)
+    _add(admin, account, {"id": "older_1"})
+    answer = _poll(harness, admin, account, state)
+    assert [i["id"] for i in answer["items"]] == ["older_1"]
+    assert answer["requests"] == 2  # the refused page, then the read from its start
+    cursor = json.loads(state.read_text())["cursor"]
+    assert set(cursor) == STATE_FIELDS
+    assert cursor["resumePage"] is None
+    assert sum(cursor["spent"].values()) == 1  # a refused request does not count (the API's too)
 
 
 # -- the action node -----------------------------------------------------------------------------

@@ -10,9 +10,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from api_client.contract import DEFAULT_PER_HOUR, LATENESS_BOUND_S
 from connector.errors import ExportError
-from connector.export.n8n_spec import camel, param_name
+from connector.export.n8n_spec import camel, default_trigger_budget, param_name
 from connector.manifest.format import InputField, Operation
+from triggers.cursor import BURST_FACTOR
 
 SMALL_WORDS = {"a", "an", "and", "as", "at", "by", "for", "in", "of", "on", "or", "the", "to"}
 ACRONYMS = {"id": "ID", "ids": "IDs", "mx": "MX", "url": "URL", "api": "API", "idn": "IDN"}
@@ -25,6 +27,17 @@ SINCE_HELP = (
     "The first activation emits items from this time on (a backfill). Without it, the trigger "
     "starts at activation and emits only what arrives after. Read in the workflow's time zone "
     "unless the value has an offset."
+)
+
+
+BUDGET = round(default_trigger_budget())
+BUDGET_HELP = (
+    "How many requests an hour this trigger may make, its share of the token's "
+    f"{DEFAULT_PER_HOUR}. Not set: {BUDGET}, which leaves {DEFAULT_PER_HOUR - BUDGET} for actions "
+    f"and other workflows using the token. A poll spends at most {BURST_FACTOR} times its share "
+    "of the hour and resumes where it stopped. When reading new items at every poll would need "
+    "more, the trigger reads each stretch of time once, after its late items have arrived: items "
+    f"then come out {LATENESS_BOUND_S / 60:.0f} minutes and one poll after their time."
 )
 
 
@@ -160,7 +173,7 @@ def action_properties(actions: list[Operation]) -> list[dict[str, Any]]:
 
 
 def trigger_properties(triggers: list[Operation]) -> list[dict[str, Any]]:
-    """Event, the chosen event's filters, and the backfill option."""
+    """Event, the chosen event's filters, and the options: backfill and the hourly budget."""
     ordered = sorted(triggers, key=lambda op: op.label)
     props: list[dict[str, Any]] = [
         {
@@ -192,7 +205,15 @@ def trigger_properties(triggers: list[Operation]) -> list[dict[str, Any]]:
                     "type": "dateTime",
                     "default": "",
                     "description": SINCE_HELP,
-                }
+                },
+                {
+                    "displayName": "Requests per Hour",
+                    "name": "requestsPerHour",
+                    "type": "number",
+                    "typeOptions": {"minValue": 1},
+                    "default": BUDGET,
+                    "description": BUDGET_HELP,
+                },
             ],
         }
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, assert_never
 
 from actions.repeat import Absent, Current, Empty, Existing, RepeatRule
+from api_client.contract import DEFAULT_PER_HOUR
 from connector.errors import ExportError
 from connector.manifest.format import (
     Connector,
@@ -20,6 +21,17 @@ from connector.manifest.format import (
     Param,
     Polling,
 )
+from triggers.cursor import (
+    BURST_FACTOR,
+    DEFAULT_POLL_INTERVAL_S,
+    FRESH_OVERLAP_S,
+    MIN_POLL_INTERVAL_S,
+    PAGE_FILL,
+    RATE_STEP,
+    RATE_WEIGHT,
+    SKEW_MARGIN_S,
+)
+from triggers.poller import ACTION_RESERVE, default_budget
 
 RESERVED = {"resource", "operation", "event", "options", "action", "limit", "returnAll"}
 """Parameter names n8n's linter gives a fixed meaning (an operation list, a page size...)."""
@@ -71,14 +83,42 @@ def pagination(p: Pagination) -> dict[str, Any]:
     }
 
 
+UNTIL_PARAM = "until"
+"""The listing's exclusive upper bound: the manifests' polling has no field for it, and the Python
+triggers send this name (``TriggerDefinition.fetch``)."""
+
+CURSOR_TUNING: dict[str, float] = {
+    "skewMarginS": SKEW_MARGIN_S,
+    "freshOverlapS": FRESH_OVERLAP_S,
+    "pageFill": PAGE_FILL,
+    "rateWeight": RATE_WEIGHT,
+    "rateStep": RATE_STEP,
+    "burstFactor": BURST_FACTOR,
+    "defaultPollIntervalS": DEFAULT_POLL_INTERVAL_S,
+    "minPollIntervalS": MIN_POLL_INTERVAL_S,
+    "actionReserve": ACTION_RESERVE,
+    "tokenPerHour": DEFAULT_PER_HOUR,
+}
+"""The constants of the Python cursor (``triggers/cursor.py``, ``triggers/poller.py``) that the
+TypeScript port plans with: one source of truth, exported into every event's ``polling`` spec."""
+
+
+def default_trigger_budget() -> float:
+    """The trigger's budget when "Requests per Hour" is empty: the token's hourly limit less the
+    share left for actions, as ``triggers.poller.default_budget`` (500 of 600)."""
+    return default_budget(DEFAULT_PER_HOUR)
+
+
 def polling(p: Polling) -> dict[str, Any]:
     return {
         "idField": p.id_field,
         "timeField": p.time_field,
         "sinceParam": p.since_param,
+        "untilParam": UNTIL_PARAM,
         "orderParam": p.order_param,
         "latenessBoundS": p.lateness_bound_s,
         "lookBackEveryS": p.look_back_every_s,
+        **CURSOR_TUNING,
     }
 
 

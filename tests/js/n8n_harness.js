@@ -8,10 +8,10 @@
  *   {"cmd": "execute", ...}      the action node's execute() for one input item
  *   {"cmd": "loadOptions", ...}  a dropdown's loadOptions method
  *   {"cmd": "credentialTest"}    the credential's declarative test request
- *   {"cmd": "describe"}          the compiled node and credential descriptions
+ *   {"cmd": "describe"}          the compiled node and credential descriptions, the events' polling
  *   {"cmd": "time"}              the package's timestamp parsing and formatting
  * While a poll runs it may ask {"event": "hook", "page": n} (a scenario step between two pages)
- * and waits for {"cmd": "resume"}.
+ * and waits for {"cmd": "resume"}, which may set the clock on ("now_us": the steps advanced it).
  *
  * What it stands in for, and how: getNodeParameter, getWorkflowStaticData, getMode, getNode,
  * getCredentials, logger, and helpers.httpRequestWithAuthentication, which applies the compiled
@@ -19,8 +19,12 @@
  * bodies, `returnFullResponse`, `ignoreHttpStatusErrors`). The poll's clock is the scenario's:
  * `clock.nowMicros` of the package is replaced, as the node reads time only through it.
  *
+ * A poll's answer says how many requests the node sent (`requests`; those the harness fails below
+ * are not sent) and what it logged, at every level.
+ *
  * Scenario steps that need n8n's delivery model:
- *   page_size         the node asks for 500 items a page; the harness lowers `limit`
+ *   page_size         the node's pages (500 items, the manifests' `maxLimit`): the harness sets the
+ *                     events' `maxLimit` for the poll, so the node asks for and plans with it
  *   max_pages         the request after that many pages fails (a rate limit): the node stops
  *                     and returns the pages it has, with its cursor committed through them
  *   crash_after_page  the process "dies" after page n was delivered and before its commit: the
@@ -36,6 +40,7 @@ const readline = require('node:readline');
 const pkg = path.resolve(process.argv[2]);
 const dist = path.join(pkg, 'dist');
 const { clock } = require(path.join(dist, 'nodes/shared/clock.js'));
+const { EVENTS } = require(path.join(dist, 'nodes/manifest.js'));
 const { MxGuard } = require(path.join(dist, 'nodes/MxGuard/MxGuard.node.js'));
 const { MxGuardTrigger } = require(path.join(dist, 'nodes/MxGuardTrigger/MxGuardTrigger.node.js'));
 const { MxGuardApi } = require(path.join(dist, 'credentials/MxGuardApi.credentials.js'));
@@ -148,10 +153,10 @@ function context({ kind, command, staticData, beforeSend }) {
 		getInputData: () => [{ json: {} }],
 		continueOnFail: () => Boolean(command.continue_on_fail),
 		logger: {
-			debug: () => undefined,
-			info: (message) => logged.push(message),
-			warn: (message) => logged.push(message),
-			error: (message) => logged.push(message),
+			debug: (message) => logged.push({ level: 'debug', message }),
+			info: (message) => logged.push({ level: 'info', message }),
+			warn: (message) => logged.push({ level: 'warn', message }),
+			error: (message) => logged.push({ level: 'error', message }),
 		},
 		helpers: {
 			returnJsonArray: (items) => items.map((json) => ({ json })),
@@ -172,10 +177,10 @@ async function poll(command) {
 	const statePath = command.state;
 	const staticData = fs.existsSync(statePath) ? JSON.parse(fs.readFileSync(statePath, 'utf8')) : {};
 	let requested = 0;
+	let sent = 0;
 	let snapshot = null;
 	const beforeSend = async (qs) => {
 		requested += 1;
-		if (command.page_size && qs.limit > command.page_size) qs.limit = command.page_size;
 		if (command.crash_after_page && requested === command.crash_after_page) {
 			snapshot = JSON.stringify(staticData);
 		}
@@ -189,15 +194,24 @@ async function poll(command) {
 			reply({ event: 'hook', page: command.hook_page });
 			const resume = await nextMessage();
 			if (!resume || resume.cmd !== 'resume') throw new Error('harness: expected resume');
+			if (resume.now_us !== undefined && resume.now_us !== null) clock.nowMicros = () => resume.now_us;
 		}
+		sent += 1;
 	};
 	if (command.now_us !== undefined) clock.nowMicros = () => command.now_us;
 	const ctx = context({ kind: 'poll', command, staticData, beforeSend });
-	const result = await new MxGuardTrigger().poll.call(ctx);
+	const limits = Object.values(EVENTS).map((spec) => [spec.pagination, spec.pagination.maxLimit]);
+	if (command.page_size) limits.forEach(([pagination]) => (pagination.maxLimit = command.page_size));
+	let result;
+	try {
+		result = await new MxGuardTrigger().poll.call(ctx);
+	} finally {
+		limits.forEach(([pagination, maxLimit]) => (pagination.maxLimit = maxLimit));
+	}
 	const saved = snapshot !== null && requested > command.crash_after_page ? snapshot : JSON.stringify(staticData);
 	if (command.mode !== 'manual') fs.writeFileSync(statePath, saved);
 	const items = result === null ? [] : result[0].map((entry) => entry.json);
-	return { items, returned_null: result === null, requests: requested, logged: ctx.logged };
+	return { items, returned_null: result === null, requests: sent, logged: ctx.logged };
 }
 
 async function execute(command) {
@@ -237,6 +251,7 @@ async function describe() {
 			authenticate: credentialType.authenticate,
 			test: credentialType.test,
 		},
+		polling: Object.fromEntries(Object.entries(EVENTS).map(([key, spec]) => [key, spec.polling])),
 		loadOptions: {
 			action: Object.keys(new MxGuard().methods.loadOptions),
 			trigger: Object.keys(new MxGuardTrigger().methods.loadOptions),

@@ -13,14 +13,15 @@ import {
 import { asNodeError } from '../shared/errors';
 import { prepare } from '../shared/inputs';
 import { listOptions } from '../shared/options';
-import { newest, pollEvent } from '../shared/polling';
+import { defaultRequestsPerHour, describeReport, newest, noteworthy, pollEvent } from '../shared/polling';
 import { parseMicros } from '../shared/time';
 import { EVENTS, LIST_SOURCES } from '../manifest';
 
 /**
  * Polls {{ cookiecutter._n8n.label }} for new items with the same cursor as the Python triggers: every item once, in
  * ascending (timestamp, id) order, ties and late arrivals (within the published bound) included,
- * all pages followed; the first activation starts from now unless "Emit Items Since" is set.
+ * all pages followed, within an hourly budget of requests ("Requests per Hour"); the first
+ * activation starts from now unless "Emit Items Since" is set.
  */
 export class MxGuardTrigger implements INodeType {
 	description: INodeTypeDescription = {
@@ -74,13 +75,27 @@ export class MxGuardTrigger implements INodeType {
 			if (options.since && since === undefined) {
 				throw new NodeOperationError(this.getNode(), `Emit Items Since: '${String(options.since)}' is not a date and time`);
 			}
-			const { items, report } = await pollEvent(this, spec, filters, cursorKey, since);
-			if (report.stoppedBecause) {
-				this.logger.info(`MxGuard Trigger stopped early (${report.stoppedBecause}); the next poll resumes there`);
+			const budget = requestsPerHour(options.requestsPerHour) ?? defaultRequestsPerHour(spec.polling);
+			if (Number.isNaN(budget)) {
+				throw new NodeOperationError(
+					this.getNode(),
+					`Requests per Hour: '${String(options.requestsPerHour)}' is not a number above 0`,
+				);
 			}
+			const { items, report } = await pollEvent(this, spec, filters, cursorKey, since, budget);
+			const line = `MxGuard Trigger ${describeReport(event, report)}`;
+			if (noteworthy(report)) this.logger.info(line);
+			else this.logger.debug(line);
 			return items.length > 0 ? [this.helpers.returnJsonArray(items as IDataObject[])] : null;
 		} catch (error) {
 			throw asNodeError(this.getNode(), error);
 		}
 	}
+}
+
+/** The "Requests per Hour" option: undefined when empty (the default applies), NaN when invalid. */
+function requestsPerHour(value: unknown): number | undefined {
+	if (value === undefined || value === null || value === '') return undefined;
+	const budget = Number(value);
+	return Number.isFinite(budget) && budget > 0 ? budget : NaN;
 }

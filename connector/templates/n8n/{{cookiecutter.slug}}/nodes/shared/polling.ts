@@ -1,16 +1,17 @@
 /**
  * The trigger's poll in n8n terms: the cursor lives in the node's static data, pages come from the
  * manifest's list request in ascending order, and a poll stops early, keeping what it has, when
- * the time or rate budget runs low. When a poll returns items, n8n saves the static data and
- * starts the execution as two separate writes in its default mode (a crash between them skips or
- * repeats the poll's items); with its durable poll cursors, in one transaction.
+ * the trigger's hourly budget, n8n's time budget or the token's rate window runs low. When a poll
+ * returns items, n8n saves the static data and starts the execution as two separate writes in its
+ * default mode (a crash between them skips or repeats the poll's items); with its durable poll
+ * cursors, in one transaction.
  */
 
-import type { IDataObject, IPollFunctions } from 'n8n-workflow';
+import { NodeApiError, type IDataObject, type IPollFunctions } from 'n8n-workflow';
 
 import { clock } from './clock';
-import { copyState, type CursorState } from './cursor';
-import { poll, type CursorStore, type Page, type PollReport } from './poller';
+import { copyState, type CursorPolicy, type StoredState } from './cursor';
+import { defaultBudget, poll, type CursorStore, type Page, type PollReport } from './poller';
 import { parseMicros, formatMicros } from './time';
 import { apiError, isOk, pageOf, send } from './transport';
 import type { Inputs, OperationSpec, PaginationSpec, PollingSpec } from './types';
@@ -31,7 +32,7 @@ const RATE_RESERVE = 3;
  */
 export function staticStore(data: IDataObject, key: string): CursorStore {
 	return {
-		load: () => (data.key === key && data.cursor ? copyState(data.cursor as unknown as CursorState) : undefined),
+		load: () => (data.key === key && data.cursor ? copyState(data.cursor as unknown as StoredState) : undefined),
 		commit: (state) => {
 			data.key = key;
 			data.cursor = copyState(state) as unknown as IDataObject;
@@ -62,6 +63,32 @@ async function fetchPage(
 	return { page: pageOf(answer.body, spec.pagination), remaining: Number.isNaN(remaining) ? undefined : remaining };
 }
 
+/** The cursor's policy: the manifest's bound and look-back interval, the Python cursor's constants. */
+export function policyOf(polling: PollingSpec): CursorPolicy {
+	return {
+		latenessBoundS: polling.latenessBoundS,
+		sweepIntervalS: polling.lookBackEveryS,
+		skewMarginS: polling.skewMarginS,
+		freshOverlapS: polling.freshOverlapS,
+		pageFill: polling.pageFill,
+		rateWeight: polling.rateWeight,
+		rateStep: polling.rateStep,
+		burstFactor: polling.burstFactor,
+		defaultPollIntervalS: polling.defaultPollIntervalS,
+		minPollIntervalS: polling.minPollIntervalS,
+	};
+}
+
+/** The trigger's budget when "Requests per Hour" is empty: 500 of the token's 600. */
+export function defaultRequestsPerHour(polling: PollingSpec): number {
+	return defaultBudget(polling.tokenPerHour, polling.actionReserve);
+}
+
+/** A refusal as invalid (400, 422): what the API answers to a page cursor it no longer takes. */
+function refused(error: unknown): boolean {
+	return error instanceof NodeApiError && (error.httpCode === '400' || error.httpCode === '422');
+}
+
 /** The newest items, newest first, without reading or moving the cursor (manual runs). */
 export async function newest(ctx: IPollFunctions, spec: EventSpec, filters: Inputs, limit: number): Promise<Item[]> {
 	const { page } = await fetchPage(ctx, spec, filters, {
@@ -82,6 +109,7 @@ export async function pollEvent(
 	filters: Inputs,
 	cursorKey: string,
 	startUs: number | undefined,
+	budgetPerHour: number,
 ): Promise<{ items: Item[]; report: PollReport }> {
 	const now = clock.nowMicros();
 	const budgetMs = pollBudgetMs(ctx);
@@ -89,10 +117,11 @@ export async function pollEvent(
 	const items: Item[] = [];
 	const report = await poll<Item>(
 		{
-			fetch: async (since, pageCursor) => {
+			fetch: async (read, pageCursor) => {
 				const fetched = await fetchPage(ctx, spec, filters, {
 					[spec.polling.orderParam]: 'asc',
-					[spec.polling.sinceParam]: formatMicros(since),
+					[spec.polling.sinceParam]: formatMicros(read.since),
+					[spec.polling.untilParam]: read.until === undefined ? undefined : formatMicros(read.until),
 					[spec.pagination.cursorParam]: pageCursor,
 				});
 				remaining = fetched.remaining;
@@ -100,9 +129,13 @@ export async function pollEvent(
 			},
 			keyOf: (item) => itemKey(spec, item),
 			store: staticStore(ctx.getWorkflowStaticData('node'), cursorKey),
-			policy: { latenessBoundS: spec.polling.latenessBoundS, sweepIntervalS: spec.polling.lookBackEveryS },
+			policy: policyOf(spec.polling),
 			now,
+			clock: () => clock.nowMicros(),
+			pageSize: spec.pagination.maxLimit,
+			budgetPerHour,
 			startUs,
+			refused,
 			shouldStop: () => {
 				if (remaining !== undefined && remaining < RATE_RESERVE) {
 					return `rate budget low (${remaining} requests left)`;
@@ -116,4 +149,44 @@ export async function pollEvent(
 		(fresh) => items.push(...fresh),
 	);
 	return { items, report };
+}
+
+function duration(seconds: number): string {
+	return seconds < 120 ? `${Math.round(seconds)} s` : `${Math.round(seconds / 60)} min`;
+}
+
+/** One line on a poll, as the Python follower prints it: reads, budget, mode, what it costs. */
+export function describeReport(event: string, report: PollReport): string {
+	let pages = `${report.pages} page(s)`;
+	if (Number.isFinite(report.allowance)) {
+		pages +=
+			` of ${report.allowance} allowed (budget ${Math.round(report.budgetPerHour)}/h, ` +
+			`${report.spentLastHour} spent in the last hour)`;
+	}
+	const parts = [`${event}: ${report.emitted} new`, pages];
+	if (report.reads.length > 0) parts.push(`reads: ${report.reads.join(', ')}`);
+	if (report.firstPoll) parts.push('first poll: cursor created');
+	if (report.swept) parts.push('looked back for late items');
+	if (report.stoppedBecause) parts.push(`stopped early (${report.stoppedBecause}); the next poll resumes`);
+	if (report.stoppedBecause === 'budget' && report.budgetFreesInS > 0) {
+		parts.push(`the budget frees a request in ${duration(report.budgetFreesInS)}`);
+	}
+	if (report.mode === 'batch') {
+		parts.push(
+			`batch mode: live reads would need more than the budget of ${Math.round(report.budgetPerHour)}/h, ` +
+				'so each stretch is read once after it settled',
+		);
+	}
+	if (report.behindPerHourS > 0) {
+		parts.push(
+			`the traffic needs ${Math.round(report.neededPerHour)} requests/h: falling behind by ` +
+				`${duration(report.behindPerHourS)} an hour`,
+		);
+	}
+	return parts.join(', ');
+}
+
+/** Worth n8n's log at info level (the rest is debug): the trigger is held back. */
+export function noteworthy(report: PollReport): boolean {
+	return report.stoppedBecause !== undefined || report.mode === 'batch' || report.behindPerHourS > 0;
 }

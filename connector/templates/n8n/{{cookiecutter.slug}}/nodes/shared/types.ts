@@ -43,13 +43,39 @@ export interface PaginationSpec {
 	maxLimit: number;
 }
 
+/**
+ * How a trigger polls: the listing's fields and parameters, and the Python cursor's constants
+ * (`triggers/cursor.py`, `triggers/poller.py`), exported so that both plan with the same numbers.
+ */
 export interface PollingSpec {
 	idField: string;
 	timeField: string;
 	sinceParam: string;
+	/** The listing's exclusive upper bound (a settle read ends there). */
+	untilParam: string;
 	orderParam: string;
 	latenessBoundS: number;
 	lookBackEveryS: number;
+	/** Allowance for this machine's clock running ahead of MxGuard's. */
+	skewMarginS: number;
+	/** A fresh read starts this far before the watermark. */
+	freshOverlapS: number;
+	/** A settle read plans for pages this full. */
+	pageFill: number;
+	/** Weight of the newest measurement in the traffic estimate. */
+	rateWeight: number;
+	/** One measurement moves the estimate towards at most this many times the estimate. */
+	rateStep: number;
+	/** One poll may spend this many times its average share of the hourly budget. */
+	burstFactor: number;
+	/** The interval between polls assumed until two polls have shown the real one. */
+	defaultPollIntervalS: number;
+	/** Polls closer than this (one run after another) are planned as this far apart. */
+	minPollIntervalS: number;
+	/** The share of the token's hourly requests a trigger leaves for actions by default. */
+	actionReserve: number;
+	/** The token's hourly limit of requests, as MxGuard publishes it. */
+	tokenPerHour: number;
 }
 
 /**
