@@ -1,0 +1,85 @@
+"""What the bridge keeps: subscriptions, the deliveries waiting in the outbox, their attempts.
+
+Times are integer microseconds since the epoch, as the cursor keeps them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class SubscriptionStatus(StrEnum):
+    active = "active"
+    """Deliveries succeed (or none was due yet)."""
+    failing = "failing"
+    """The last attempt failed; retries are scheduled."""
+    disabled = "disabled"
+    """Nothing is sent: the target answered 410, or failed for too long. ``recover`` re-enables."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Subscription:
+    id: str
+    """``sub_`` and 24 hex digits."""
+    customer_id: str
+    token_fingerprint: str
+    """Which token's pump feeds it (the token itself is kept encrypted, apart)."""
+    event: str
+    """A trigger key: ``new_verdict``, ``new_quarantined_message``, ``new_domain``."""
+    filters: dict[str, Any]
+    """The trigger's filters, validated, as JSON."""
+    target_url: str
+    secret: str
+    """``whsec_`` and base64: what the receiver verifies signatures with."""
+    description: str = ""
+    created_at: int
+    status: SubscriptionStatus = SubscriptionStatus.active
+    failing_since: int | None = None
+    """When the oldest undelivered attempt of a failing subscription first failed."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewDelivery:
+    """An item for one subscriber, written to the outbox with the cursor commit of its page."""
+
+    subscription_id: str
+    webhook_id: str
+    """Deterministic (subscription and item): the same on every retry and re-poll."""
+    event: str
+    item: dict[str, Any]
+    timestamp: int
+    """The item's own timestamp (µs): deliveries of a subscription go out in (timestamp, id)
+    order."""
+    item_id: str
+    created_at: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Delivery(NewDelivery):
+    """An outbox row."""
+
+    id: int
+    attempts: int = 0
+    next_attempt_at: int
+    delivered_at: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Attempt:
+    delivery_id: int
+    subscription_id: str
+    at: int
+    status_code: int | None
+    """None: no answer (refused, timed out, a target the rules refuse)."""
+    latency_ms: float
+    excerpt: str = ""
+    """The start of the answer's body, or the error: bounded (``EXCERPT_LIMIT``)."""
+    next_attempt_at: int | None = None
+    """When it is tried again; None: delivered, or given up."""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+EXCERPT_LIMIT = 500
+"""Characters of a target's answer kept with an attempt."""
