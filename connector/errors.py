@@ -21,6 +21,15 @@ number is the exit code of the ``mxguard`` command line (the table is ``connecto
      ├── CursorStoreError                 the cursor file cannot be used or written   1
      │    └── CursorStoreFileError            the --state path is not a cursor file   2
      ├── ScaffoldError                    a scaffold name or place that cannot work   2
+     ├── SignatureError                   bridge.signing: a webhook that does not verify 3
+     ├── TargetRefusedError               bridge.targets: a target the rules refuse   3
+     ├── RetryScheduleError               bridge.retry: a --retry-schedule that cannot work 2
+     ├── SecretBoxError                   bridge.secrets_box: the key cannot seal or open 1
+     │    ├── KeyFileError                    the key file is unsafe or unreadable    1
+     │    └── WrongKeyError                   sealed with another key                 1
+     ├── BridgeStorageError               bridge.sqlite: the database cannot be used  1
+     │    └── BridgeStorageFileError          --data holds no bridge database         2
+     ├── CursorResetRefusedError          bridge.outbox: a pump's cursor never restarts 1
      └── ExportError                      the manifests cannot be exported; ValueError 1
           └── ExportOptionError               an export option that cannot work       2
                └── ExportFolderError              --out is not an earlier export;     2
@@ -52,6 +61,12 @@ from api_client.errors import (
     RateLimitedError,
     ServerError,
 )
+from bridge.outbox import CursorResetRefusedError
+from bridge.retry import RetryScheduleError
+from bridge.secrets_box import KeyFileError, SecretBoxError, WrongKeyError
+from bridge.signing import SignatureError
+from bridge.sqlite import BridgeStorageError, BridgeStorageFileError
+from bridge.targets import TargetRefusedError
 from triggers.store import CursorHeldError
 
 __all__ = [
@@ -60,8 +75,11 @@ __all__ = [
     "APITimeoutError",
     "ActionConflictError",
     "AuthenticationError",
+    "BridgeStorageError",
+    "BridgeStorageFileError",
     "ConflictError",
     "CursorHeldError",
+    "CursorResetRefusedError",
     "CursorStoreError",
     "CursorStoreFileError",
     "ExportError",
@@ -70,13 +88,19 @@ __all__ = [
     "InvalidArgumentError",
     "InvalidRequestError",
     "InvalidTokenError",
+    "KeyFileError",
     "MalformedResponseError",
     "MxGuardError",
     "NotFoundError",
     "RateBudgetExhaustedError",
     "RateLimitedError",
+    "RetryScheduleError",
     "ScaffoldError",
+    "SecretBoxError",
     "ServerError",
+    "SignatureError",
+    "TargetRefusedError",
+    "WrongKeyError",
 ]
 
 

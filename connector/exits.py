@@ -11,6 +11,7 @@ from connector.errors import (
     ActionConflictError,
     APIConnectionError,
     AuthenticationError,
+    BridgeStorageFileError,
     ConflictError,
     CursorHeldError,
     CursorStoreError,
@@ -24,8 +25,11 @@ from connector.errors import (
     MxGuardError,
     NotFoundError,
     RateLimitedError,
+    RetryScheduleError,
     ScaffoldError,
     ServerError,
+    SignatureError,
+    TargetRefusedError,
 )
 
 MESSAGE_LIMIT = 300
@@ -121,6 +125,10 @@ EXIT_CODES: list[tuple[type[MxGuardError], Exit, str]] = [
     (CursorStoreFileError, Exit.USAGE, "cursor state"),
     (CursorStoreError, Exit.FAILED, "cursor state"),
     (ScaffoldError, Exit.USAGE, "scaffold"),
+    (SignatureError, Exit.INVALID_INPUT, "signature"),
+    (TargetRefusedError, Exit.INVALID_INPUT, "target refused"),
+    (RetryScheduleError, Exit.USAGE, "retry schedule"),
+    (BridgeStorageFileError, Exit.USAGE, "bridge data"),
     (ExportOptionError, Exit.USAGE, "export"),
     (ExportError, Exit.FAILED, "export failed"),
     (MxGuardError, Exit.FAILED, "error"),

@@ -8,6 +8,7 @@ import pytest
 
 from sandbox.server import SandboxServer
 from sandbox.settings import SandboxSettings
+from tests.bridge_support import receiver  # noqa: F401 - a fixture for every bridge test
 from tests.support import Account, SandboxAdmin
 
 

@@ -5,11 +5,8 @@ whole way from the sandbox's traffic through a pump to the receiver, each item o
 from __future__ import annotations
 
 import json
-import threading
 import time as wall_clock
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +22,7 @@ from bridge.secrets_box import SecretBox
 from bridge.signing import new_secret, webhook_id
 from bridge.sqlite import SQLiteBridgeStorage
 from sandbox.server import SandboxServer
+from tests.bridge_support import Receiver
 from tests.client_support import aligned_time
 from tests.support import SandboxAdmin
 from triggers.cursor import CursorState, SeenChanges
@@ -34,54 +32,6 @@ MICROS = 1_000_000
 START = int(wall_clock.time()) * MICROS
 """Made from the wall clock, which ``standardwebhooks`` reads when it checks a signature's age;
 the worker itself reads only the injected ``Clock``."""
-
-
-@dataclass
-class Received:
-    headers: dict[str, str]
-    body: str
-
-
-@dataclass
-class Receiver:
-    """A webhook endpoint on 127.0.0.1 answering the scripted statuses, then 200."""
-
-    script: list[int] = field(default_factory=list)
-    received: list[Received] = field(default_factory=list)
-    extra_headers: dict[str, str] = field(default_factory=dict)
-    url: str = ""
-
-    def handler(self) -> type[BaseHTTPRequestHandler]:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", "0"))
-                text = self.rfile.read(length).decode()
-                receiver.received.append(Received(dict(self.headers.items()), text))
-                status = receiver.script.pop(0) if receiver.script else 200
-                self.send_response(status)
-                for name, value in receiver.extra_headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(b"thanks" if status < 300 else b"not now")
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        return Handler
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    made = Receiver()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), made.handler())
-    made.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield made
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture

@@ -27,7 +27,18 @@ from api_client import MxGuardError
 from api_client.config import RATE_LIMITS_ENV, parse_rate_limits
 from api_client.contract import DEFAULT_BASE_URL, DEFAULT_PER_HOUR, DEFAULT_PER_MINUTE
 from connector import __version__
-from connector.cli import contract, demo, export, info, manifests, poll, run, sandbox, scaffold
+from connector.cli import (
+    bridge,
+    contract,
+    demo,
+    export,
+    info,
+    manifests,
+    poll,
+    run,
+    sandbox,
+    scaffold,
+)
 from connector.cli.base import CONTEXT, Settings, pass_settings
 from connector.exits import CommandError, Exit, describe, operation_error
 from connector.polling import OutputClosedError
@@ -108,6 +119,7 @@ for _command in (
     manifests.manifests_group,
     export.export,
     scaffold.scaffold,
+    bridge.bridge,
 ):
     main.add_command(_command)
 
