@@ -29,6 +29,7 @@ from rich.table import Table
 from actions.create.add_sender_rule import ACTION as ADD_SENDER_RULE
 from actions.update.release_message import ACTION as RELEASE_MESSAGE
 from api_client import MxGuardClient, QuarantinedMessage, Verdict
+from connector.demo_bridge import DemoBridge
 from connector.polling import cursor_key, cursor_scope, make_poller
 from sandbox.clock import SandboxClock
 from sandbox.generator import DEMO_DOMAINS, DEMO_RULES, make_false_positive
@@ -133,7 +134,7 @@ def run_demo(rounds: int = 8, pause: float = 1.0, seed: int = 7) -> None:
 
 
 def _run(demo: Demo, rounds: int, pause: float) -> None:
-    console, client, tally = demo.console, demo.client, demo.tally
+    console, client = demo.console, demo.client
     account = client.me()
     stats = client.stats(since="2000-01-01T00:00:00Z")
     console.print(
@@ -144,7 +145,19 @@ def _run(demo: Demo, rounds: int, pause: float) -> None:
     store = MemoryCursorStore()
     quarantine = _poller(demo, store, account.id, NEW_QUARANTINED_MESSAGE, QuarantineFilters())
     verdicts = _poller(demo, store, account.id, NEW_VERDICT, VerdictFilters())
+    bridge = DemoBridge(client, account.id, demo.clock.now)
+    try:
+        _follow(demo, quarantine, verdicts, bridge, rounds, pause)
+    finally:
+        bridge.close()
+
+
+def _follow(
+    demo: Demo, quarantine: Poller, verdicts: Poller, bridge: DemoBridge, rounds: int, pause: float
+) -> None:
+    console, tally = demo.console, demo.tally
     _poll(demo, quarantine, verdicts)
+    bridge.round()
     console.print(
         "Triggers started from now: the old messages are not replayed "
         f"({len(tally.verdict_ids)} emitted on the first poll)."
@@ -169,10 +182,12 @@ def _run(demo: Demo, rounds: int, pause: float) -> None:
             made = _traffic(demo, first=number == 1)
             before = len(tally.quarantined)
             _poll(demo, quarantine, verdicts)
+            pushed = bridge.round()
             fresh = _in_order(tally.quarantined[before:])
             progress.console.print(
                 f"round {number}: {made} messages arrived; triggers saw "
-                f"{len(fresh)} new quarantined, {len(tally.verdict_ids)} verdicts in all"
+                f"{len(fresh)} new quarantined, {len(tally.verdict_ids)} verdicts in all; "
+                f"the bridge pushed {pushed} verified webhooks in all"
             )
             for message in fresh[:SHOWN]:
                 progress.console.print(
@@ -191,7 +206,16 @@ def _run(demo: Demo, rounds: int, pause: float) -> None:
         time.sleep(pause)
     _advance_to(demo.clock, start + (rounds + 1) * ROUND_S)
     _poll(demo, quarantine, verdicts)
+    _advance_to(demo.clock, start + (rounds + 3) * ROUND_S)  # the bridge's look-back: 2 minutes
+    bridge.round()
     _summary(demo)
+    webhooks = bridge.receiver.verified
+    same = sorted(webhooks) == sorted(tally.verdict_ids)
+    console.print(
+        f"The bridge pushed {len(webhooks)} signed webhooks to a receiver on 127.0.0.1, each "
+        f"verified, {len(webhooks) - len(set(webhooks))} twice"
+        + (": the same verdicts the trigger emitted." if same else ".")
+    )
     everything = demo.arrived == len(tally.verdict_ids)
     console.print(
         f"[bold]{demo.arrived} messages arrived, {len(set(tally.verdict_ids))} distinct verdicts "

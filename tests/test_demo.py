@@ -55,6 +55,20 @@ def test_every_verdict_published_late_is_counted_as_caught(
     assert int(total.group(1)) == int(total.group(2)) == arrived, out
 
 
+def test_the_bridge_pushes_the_trigger_s_verdicts_as_verified_webhooks_once_each(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = demo_output(capsys, rounds=3).replace("\n", " ")
+    pushed = re.search(
+        r"The bridge pushed (\d+) signed webhooks .* verified, (\d+) twice: the same", out
+    )
+    assert pushed, out
+    emitted = re.search(r"(\d+) messages arrived, (\d+) distinct verdicts emitted", out)
+    assert emitted, out
+    assert int(pushed.group(1)) == int(emitted.group(2)) > 0
+    assert pushed.group(2) == "0"
+
+
 def test_the_same_seed_gives_the_same_demo(capsys: pytest.CaptureFixture[str]) -> None:
     first = without_random_ids(demo_output(capsys, rounds=3, seed=7))
     second = without_random_ids(demo_output(capsys, rounds=3, seed=7))
@@ -106,7 +120,7 @@ def test_piped_output_lists_every_held_message_and_keeps_lines_whole() -> None:
     assert [int(m.group(1)) for _, m in rounds] == [1, 2, 3, 4], result.stdout
     assert any(int(m.group(3)) > 3 for _, m in rounds), "seed 7 holds more than 3 in a round"
     for index, match in rounds:
-        assert lines[index].endswith(" verdicts in all"), lines[index]
+        assert lines[index].endswith(" verified webhooks in all"), lines[index]
         new = int(match.group(3))
         shown = lines[index + 1 : index + 1 + min(new, 3)]
         assert all(HELD.match(line) for line in shown), shown
