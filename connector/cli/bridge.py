@@ -106,7 +106,13 @@ class Schedule(click.ParamType[Any]):
 
 @bridge.command(short_help="Run the bridge: its API, the pumps and the deliveries.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--port",
+    default=DEFAULT_PORT,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on.",
+)
 @click.option(
     "--data",
     type=click.Path(file_okay=False, path_type=Path),
@@ -316,8 +322,9 @@ def _api() -> BridgeApi:
 
 
 def _segment(subscription_id: str) -> str:
-    """The id as one path segment: a dot segment would name another route."""
-    if subscription_id in ("", ".", ".."):
+    """The id as one path segment. A dot segment would name another route, and so would a '/'
+    even encoded (the bridge routes on the decoded path): no id holds either."""
+    if subscription_id in ("", ".", "..") or "/" in subscription_id:
         raise InvalidInputError(f"ID: {shown(subscription_id)} is not a subscription id (sub_…)")
     return quote(subscription_id, safe="")
 
