@@ -8,7 +8,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from bench import efficiency, memory, stream, throughput
+from bench import bridge, efficiency, memory, stream, throughput
 from bench.report import RunInfo, Table, console, markdown, write
 
 BENCHMARKS: dict[str, Callable[[bool], Table]] = {
@@ -16,6 +16,7 @@ BENCHMARKS: dict[str, Callable[[bool], Table]] = {
     "throughput": throughput.run,
     "memory": memory.run,
     "stream": stream.run,
+    "bridge": bridge.run,
 }
 
 

@@ -49,8 +49,8 @@ def markdown(tables: list[Table], run: RunInfo) -> str:
     lines = [
         "# Benchmarks",
         "",
-        "Polling triggers: API requests spent, throughput, memory, and delivery on simulated "
-        "streams.",
+        "Polling triggers and the bridge: API requests spent, throughput, memory, delivery on "
+        "simulated streams, and webhooks pushed.",
         "",
         f"* Date: {run.date:%Y-%m-%d %H:%M} UTC",
         f"* Python: {platform.python_implementation()} {platform.python_version()}",
@@ -65,9 +65,9 @@ def markdown(tables: list[Table], run: RunInfo) -> str:
         "Efficiency, throughput and memory run against the sandbox as a separate process "
         "(`mxguard sandbox` on 127.0.0.1, rate limits raised to 10^7/min and 10^8/h on both "
         "sides), so the client's CPU time and memory are measured on their own. The stream "
-        "benchmark replays simulated hours in-process on a simulated clock, with the sandbox's "
-        "paging and its 60/min and 600/h limits (see its section). Nothing here is a test: no "
-        "timing is asserted; rerun with the command above.",
+        "and bridge benchmarks replay simulated hours in-process on a simulated clock, with the "
+        "sandbox's paging and its 60/min and 600/h limits (see their sections). Nothing here is "
+        "a test: no timing is asserted; rerun with the command above.",
     ]
     for table in tables:
         lines += ["", f"## {table.title}", "", f"Target: {table.target}. Result: "]
