@@ -199,13 +199,18 @@ class SubscriptionIn(BaseModel):
         description="The trigger's own filters (as its polling trigger takes them); all items "
         "when absent.",
     )
+    # The patterns are stated in the document (clients and schema-driven tests see the form), and
+    # checked by the validators below, whose messages name the rule instead of quoting a regex.
     target_url: str = Field(
         min_length=1,
         max_length=MAX_TARGET_URL,
-        description="Where deliveries are POSTed: http(s), a public address.",
+        json_schema_extra={"pattern": r"^\s*[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#@]+"},
+        description="Where deliveries are POSTed: http(s), a public address (the address rules "
+        "are checked against DNS when subscribing and before every delivery).",
     )
     secret: str | None = Field(
         default=None,
+        json_schema_extra={"pattern": r"^whsec_[A-Za-z0-9+/]{32,}={0,2}$"},
         description=f"The signing secret to use ({SECRET_PREFIX!r} and base64 of at least "
         f"{MIN_SECRET_BYTES} bytes); the bridge makes one when absent.",
     )
