@@ -3,8 +3,6 @@ and the real sandbox as MxGuard (its ``/me`` decides whose a token is)."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,17 +10,21 @@ from typing import Any
 
 import pytest
 import requests
-import uvicorn
 from openapi_spec_validator import validate
 
 from api_client import MxGuardClient, RetryPolicy
 from bridge.api import create_app
-from bridge.models import Attempt, NewDelivery, SubscriptionStatus
+from bridge.models import SubscriptionStatus
 from bridge.secrets_box import SecretBox
 from bridge.sqlite import SQLiteBridgeStorage
 from sandbox.server import LOOPBACK, SandboxServer, free_port
+from tests.bridge_support import (
+    BridgeServer,
+    Clock,
+    public_resolver,
+    seed_attempts,
+)
 from tests.support import Account, SandboxAdmin
-from triggers.cursor import CursorState, SeenChanges
 from triggers.polling.new_domain import TRIGGER as NEW_DOMAIN
 from triggers.polling.new_quarantined_message import TRIGGER as NEW_QUARANTINED_MESSAGE
 from triggers.polling.new_verdict import TRIGGER as NEW_VERDICT
@@ -31,57 +33,8 @@ MICROS = 1_000_000
 START = 1_800_000_000 * MICROS
 """2027-01-15T08:00:00Z: the bridge's injected clock."""
 TRIGGERS = {t.key: t for t in (NEW_VERDICT, NEW_QUARANTINED_MESSAGE, NEW_DOMAIN)}
-PUBLIC_ADDRESS = "93.184.215.14"
 TARGET = "https://receiver.example/hooks/mxguard"
 GOOD_SECRET = "whsec_" + "A" * 44  # 33 bytes of base64
-
-
-def public_resolver(host: str, port: int) -> list[str]:
-    """Every name resolves to one public address (no DNS in tests)."""
-    return [PUBLIC_ADDRESS]
-
-
-class Clock:
-    def __init__(self, now: int = START) -> None:
-        self.now = now
-
-    def __call__(self) -> int:
-        return self.now
-
-
-class BridgeServer:
-    """The bridge's app on a loopback port in a thread, as ``SandboxServer`` runs the sandbox."""
-
-    def __init__(self, app: Any) -> None:
-        self.port = free_port()
-        config = uvicorn.Config(
-            app,
-            host=LOOPBACK,
-            port=self.port,
-            log_level="critical",
-            access_log=False,
-            lifespan="off",
-            timeout_graceful_shutdown=1,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="bridge-api", daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{LOOPBACK}:{self.port}"
-
-    def start(self, timeout: float = 10.0) -> BridgeServer:
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"the bridge did not start on {self.base_url}")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=5)
 
 
 @dataclass
@@ -129,7 +82,7 @@ def start_bridge(tmp_path: Path, sandbox: SandboxServer) -> Iterator[StartBridge
         path = tmp_path / f"bridge{len(stores)}.sqlite"
         storage = SQLiteBridgeStorage(path, SecretBox.from_environment(tmp_path, environ={}))
         stores.append(storage)
-        clock = Clock()
+        clock = Clock(START)
         settings: dict[str, Any] = {
             "triggers": TRIGGERS,
             "client_factory": lambda token: MxGuardClient(
@@ -177,46 +130,6 @@ def routes_of(subscription_id: str) -> list[tuple[str, str, dict[str, Any]]]:
         ("POST", f"{base}/recover", {"json": {"since": "2026-01-01T00:00:00Z"}}),
         ("DELETE", base, {}),
     ]
-
-
-def add_attempts(bridge: Bridge, subscription_id: str, fingerprint: str) -> None:
-    """Two queued deliveries: the first failed twice (a 500, then no answer), the second
-    succeeded."""
-    rows = [
-        NewDelivery(
-            subscription_id=subscription_id,
-            webhook_id=f"msg_{n}",
-            event="new_verdict",
-            item={"id": f"vrd_{n}"},
-            timestamp=START - 60 * MICROS + n,
-            item_id=f"vrd_{n}",
-            created_at=START + n * MICROS,
-        )
-        for n in (1, 2)
-    ]
-    bridge.storage.commit(
-        f"new_verdict:{fingerprint}", CursorState.starting_at(0), SeenChanges(), rows
-    )
-    due = bridge.storage.due(START + 10 * MICROS, 10)
-    first, second = (row.id for row in sorted(due, key=lambda row: row.item_id))
-    attempts = [
-        (first, START + 11 * MICROS, 500, "boom", START + 16 * MICROS, False),
-        (second, START + 12 * MICROS, 200, "ok", None, True),
-        (first, START + 17 * MICROS, None, "connection refused", START + 317 * MICROS, False),
-    ]
-    for delivery_id, at, status, excerpt, retry_at, delivered in attempts:
-        bridge.storage.record_attempt(
-            Attempt(
-                delivery_id=delivery_id,
-                subscription_id=subscription_id,
-                at=at,
-                status_code=status,
-                latency_ms=12.5,
-                excerpt=excerpt,
-                next_attempt_at=retry_at,
-            ),
-            delivered=delivered,
-        )
 
 
 # -- subscriptions -----------------------------------------------------------------------------
@@ -501,7 +414,7 @@ def test_deliveries_are_the_attempts_newest_first(bridge: Bridge, account: Accou
     created = bridge.subscribe(account, target_url=TARGET)
     stored = bridge.storage.subscription(account.customer_id, created["id"])
     assert stored is not None
-    add_attempts(bridge, created["id"], stored.token_fingerprint)
+    seed_attempts(bridge.storage, f"new_verdict:{stored.token_fingerprint}", created["id"], START)
     answer = bridge.call("GET", f"/v1/subscriptions/{created['id']}/deliveries", account)
     assert answer.status_code == 200
     attempts = answer.json()["data"]
@@ -532,7 +445,9 @@ def test_recover_requeues_since_and_reenables(bridge: Bridge, account: Account) 
     created = bridge.subscribe(account, target_url=TARGET)
     stored = bridge.storage.subscription(account.customer_id, created["id"])
     assert stored is not None
-    add_attempts(bridge, created["id"], stored.token_fingerprint)  # one left undelivered
+    seed_attempts(
+        bridge.storage, f"new_verdict:{stored.token_fingerprint}", created["id"], START
+    )  # one left undelivered
     bridge.storage.set_status(created["id"], SubscriptionStatus.disabled, START)
     path = f"/v1/subscriptions/{created['id']}"
     assert bridge.call("GET", path, account).json()["status"] == "disabled"

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,19 +15,17 @@ from typing import Any
 
 import click
 import pytest
-import uvicorn
 
 from api_client import MxGuardClient, Secret
 from bridge.api import create_app
-from bridge.models import Attempt, NewDelivery
 from bridge.secrets_box import SecretBox
 from bridge.sqlite import SQLiteBridgeStorage
 from connector import registry
 from connector.cli import bridge as bridge_cli
 from connector.cli import invoke
 from sandbox.server import LOOPBACK, SandboxServer, free_port
+from tests.bridge_support import BridgeServer, public_resolver, seed_attempts
 from tests.support import Account
-from triggers.cursor import CursorState, SeenChanges
 
 MICROS = 1_000_000
 START = 1_800_000_000 * MICROS
@@ -36,11 +33,6 @@ START = 1_800_000_000 * MICROS
 TARGET = "https://receiver.example/hooks/mxguard"
 UNKNOWN_TOKEN = "mxg_test_" + "Z" * 43
 """Well formed, but MxGuard has never issued it."""
-
-
-def public_resolver(host: str, port: int) -> list[str]:
-    """Every name resolves to one public address (no DNS in tests)."""
-    return ["93.184.215.14"]
 
 
 @dataclass
@@ -67,22 +59,9 @@ def running_bridge(
         clock_us=lambda: START,
         resolve=public_resolver,
     )
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app, host=LOOPBACK, port=port, log_level="critical", access_log=False, lifespan="off"
-        )
-    )
-    thread = threading.Thread(target=server.run, name="bridge-cli-api", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive(), "the bridge did not start"
-        assert time.monotonic() < deadline, "the bridge did not start in time"
-        time.sleep(0.01)
-    yield RunningBridge(f"http://{LOOPBACK}:{port}", storage)
-    server.should_exit = True
-    thread.join(timeout=5)
+    server = BridgeServer(app).start()
+    yield RunningBridge(server.base_url, storage)
+    server.stop()
     storage.close()
 
 
@@ -125,48 +104,6 @@ def cli(
         assert secret.scrub(text) == text, "no part of the token either"
 
 
-def seed_attempts(bridge: RunningBridge, account: Account, subscription_id: str) -> None:
-    """Two queued deliveries: the first failed twice (a 500, then no answer), the second
-    succeeded."""
-    rows = [
-        NewDelivery(
-            subscription_id=subscription_id,
-            webhook_id=f"msg_{subscription_id}_{n}",
-            event="new_verdict",
-            item={"id": f"vrd_{n}"},
-            timestamp=START - 60 * MICROS + n,
-            item_id=f"vrd_{n}",
-            created_at=START + n * MICROS,
-        )
-        for n in (1, 2)
-    ]
-    stream = f"new_verdict:{Secret(account.token).fingerprint}"
-    bridge.storage.commit(stream, CursorState.starting_at(0), SeenChanges(), rows)
-    due = [
-        row
-        for row in bridge.storage.due(START + 10 * MICROS, 100)
-        if row.subscription_id == subscription_id
-    ]
-    first, second = (row.id for row in sorted(due, key=lambda row: row.item_id))
-    for delivery_id, at, status, excerpt, retry_at, delivered in [
-        (first, START + 11 * MICROS, 500, "boom", START + 16 * MICROS, False),
-        (second, START + 12 * MICROS, 200, "ok", None, True),
-        (first, START + 17 * MICROS, None, "connection refused", START + 317 * MICROS, False),
-    ]:
-        bridge.storage.record_attempt(
-            Attempt(
-                delivery_id=delivery_id,
-                subscription_id=subscription_id,
-                at=at,
-                status_code=status,
-                latency_ms=12.5,
-                excerpt=excerpt,
-                next_attempt_at=retry_at,
-            ),
-            delivered=delivered,
-        )
-
-
 # -- the round trip ----------------------------------------------------------------------------
 
 
@@ -187,7 +124,8 @@ def test_subscribe_list_deliveries_recover_unsubscribe(
     assert cli.ok("bridge", "list", "--target", TARGET) == [shown]
     assert cli.ok("bridge", "list", "--target", "https://other.example/hook") == []
 
-    seed_attempts(running_bridge, account, created["id"])
+    stream = f"new_verdict:{Secret(account.token).fingerprint}"
+    seed_attempts(running_bridge.storage, stream, created["id"], START)
     attempts = cli.ok("bridge", "deliveries", created["id"])
     assert [(a["status_code"], a["excerpt"]) for a in attempts] == [
         (None, "connection refused"),

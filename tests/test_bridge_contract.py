@@ -27,15 +27,9 @@ from bridge.api import create_app
 from bridge.secrets_box import SecretBox
 from bridge.sqlite import SQLiteBridgeStorage
 from sandbox.server import SandboxServer
+from tests.bridge_support import BridgeServer, Clock, public_resolver
 from tests.support import SandboxAdmin
-from tests.test_bridge_api import (
-    GOOD_SECRET,
-    TARGET,
-    TRIGGERS,
-    BridgeServer,
-    Clock,
-    public_resolver,
-)
+from tests.test_bridge_api import GOOD_SECRET, START, TARGET, TRIGGERS
 from tests.test_contract import _without_faketime
 
 MAX_EXAMPLES = 50
@@ -87,7 +81,7 @@ def bridge_url(tmp_path: Path, roomy_sandbox: SandboxServer) -> Iterator[str]:
         client_factory=lambda token: MxGuardClient(
             token, roomy_sandbox.base_url, rate_limit_db=":memory:"
         ),
-        clock_us=Clock(),
+        clock_us=Clock(START),
         allow_private_targets=True,
         resolve=public_resolver,
     )

@@ -22,7 +22,7 @@ from bridge.secrets_box import SecretBox
 from bridge.signing import new_secret, webhook_id
 from bridge.sqlite import SQLiteBridgeStorage
 from sandbox.server import SandboxServer
-from tests.bridge_support import Receiver
+from tests.bridge_support import Clock, Receiver
 from tests.client_support import aligned_time
 from tests.support import SandboxAdmin
 from triggers.cursor import CursorState, SeenChanges
@@ -40,14 +40,6 @@ def storage(tmp_path: Path) -> Iterator[SQLiteBridgeStorage]:
         tmp_path / "bridge.sqlite", SecretBox.from_environment(tmp_path, environ={})
     ) as made:
         yield made
-
-
-class Clock:
-    def __init__(self, now: int = START) -> None:
-        self.now = now
-
-    def __call__(self) -> int:
-        return self.now
 
 
 def subscription(
@@ -97,7 +89,7 @@ def test_a_delivery_is_signed_as_the_standard_webhooks_package_verifies(
     sub = subscription(receiver.url)
     storage.add_subscription(sub)
     queue(storage, sub, "vrd_a")
-    clock = Clock()
+    clock = Clock(START)
     assert deliverer(storage, clock).deliver_due().delivered == 1
     (got,) = receiver.received
     headers = {k.lower(): v for k, v in got.headers.items()}
@@ -115,7 +107,7 @@ def test_a_receiver_failing_for_a_while_then_answering_gets_everything_in_order(
     storage.add_subscription(sub)
     queue(storage, sub, "vrd_1", "vrd_2", "vrd_3")
     receiver.script = [500, 503, 502]
-    clock = Clock()
+    clock = Clock(START)
     worker = deliverer(storage, clock)
     for _ in range(20):
         worker.deliver_due()
@@ -140,7 +132,7 @@ def test_410_disables_the_subscription_at_once_and_keeps_its_rows(
     storage.add_subscription(sub)
     queue(storage, sub, "vrd_1", "vrd_2")
     receiver.script = [410]
-    clock = Clock()
+    clock = Clock(START)
     report = deliverer(storage, clock).deliver_due()
     assert report.disabled == [sub.id]
     current = storage.subscription("cus_test", sub.id)
@@ -160,7 +152,7 @@ def test_a_redirect_is_a_failure_and_is_not_followed(
     queue(storage, sub, "vrd_1")
     receiver.script = [307]
     receiver.extra_headers = {"Location": "http://169.254.169.254/latest/meta-data"}
-    report = deliverer(storage, Clock()).deliver_due()
+    report = deliverer(storage, Clock(START)).deliver_due()
     assert (report.attempted, report.delivered) == (1, 0)
     assert len(receiver.received) == 1
     (attempt,) = storage.attempts("cus_test", sub.id, 10)
@@ -174,7 +166,7 @@ def test_a_private_target_is_not_called_without_the_operators_flag(
     sub = subscription(receiver.url)
     storage.add_subscription(sub)
     queue(storage, sub, "vrd_1")
-    worker = Deliverer(storage, clock_us=Clock(), schedule=RetrySchedule(jitter=0))
+    worker = Deliverer(storage, clock_us=Clock(START), schedule=RetrySchedule(jitter=0))
     assert worker.deliver_due().delivered == 0
     assert receiver.received == []
     (attempt,) = storage.attempts("cus_test", sub.id, 10)
