@@ -13,9 +13,8 @@ written twice is one row.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from pydantic import BaseModel
@@ -24,9 +23,10 @@ from api_client import MxGuardClient, MxGuardError
 from bridge.models import NewDelivery, Subscription
 from bridge.signing import webhook_id
 from bridge.storage import BridgeStorage
-from triggers import CursorHeldError, Poller, PollReport
+from triggers import Poller, PollReport
 from triggers.base import TriggerDefinition
 from triggers.cursor import CursorState, SeenChanges
+from triggers.store import Holds
 
 
 class CursorResetRefusedError(MxGuardError):
@@ -70,8 +70,7 @@ class OutboxCursorStore:
         self.fingerprint = fingerprint
         self.clock_us = clock_us
         self._pending: list[BaseModel] = []
-        self._held: set[str] = set()
-        self._lock = threading.Lock()
+        self._holds = Holds("another pump holds the stream {key}")
 
     def sink(self, items: Sequence[BaseModel]) -> None:
         """Hold a page's new items until the commit that follows it writes them."""
@@ -122,17 +121,8 @@ class OutboxCursorStore:
             f"the stream {key} is not reset; subscriptions start from now"
         )
 
-    @contextmanager
-    def hold(self, key: str) -> Iterator[None]:
-        with self._lock:
-            if key in self._held:
-                raise CursorHeldError(f"another pump holds the stream {key}")
-            self._held.add(key)
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._held.discard(key)
+    def hold(self, key: str) -> AbstractContextManager[None]:
+        return self._holds.hold(key)
 
 
 class Pump:

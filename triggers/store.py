@@ -38,13 +38,34 @@ class CursorHeldError(MxGuardError):
     """Another poller holds this cursor (part of the tree drawn in ``connector/errors.py``)."""
 
 
+class Holds:
+    """The keys being polled in this process, one holder each (``CursorStore.hold``)."""
+
+    def __init__(self, refusal: str) -> None:
+        self._refusal = refusal
+        """The error's message; ``{key}`` is the key held."""
+        self._held: set[str] = set()
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def hold(self, key: str) -> Iterator[None]:
+        with self._lock:
+            if key in self._held:
+                raise CursorHeldError(self._refusal.format(key=key))
+            self._held.add(key)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._held.discard(key)
+
+
 class MemoryCursorStore:
     """Cursor storage in a dict: for tests and one-off runs (``--state :memory:``)."""
 
     def __init__(self) -> None:
         self._states: dict[str, CursorState] = {}
-        self._held: set[str] = set()
-        self._lock = threading.Lock()
+        self._holds = Holds("another poller holds the cursor {key}")
 
     def load(self, key: str) -> CursorState | None:
         state = self._states.get(key)
@@ -59,14 +80,5 @@ class MemoryCursorStore:
     def forget(self, key: str) -> bool:
         return self._states.pop(key, None) is not None
 
-    @contextmanager
-    def hold(self, key: str) -> Iterator[None]:
-        with self._lock:
-            if key in self._held:
-                raise CursorHeldError(f"another poller holds the cursor {key}")
-            self._held.add(key)
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._held.discard(key)
+    def hold(self, key: str) -> AbstractContextManager[None]:
+        return self._holds.hold(key)
