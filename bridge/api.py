@@ -71,6 +71,11 @@ SUMMARY = (
     '`{"error": {"type", "message", "param"}}`.'
 )
 
+PREFIX = "/v1"
+"""Every route of the API is under it (a v2 can live beside it)."""
+SUBSCRIPTIONS = PREFIX + "/subscriptions"
+SAMPLES = PREFIX + "/samples"
+
 AUTH_CACHE_S = 60.0
 """How long MxGuard's answer about a token is trusted before it is asked again (a revoked token
 keeps working for at most this long)."""
@@ -488,7 +493,7 @@ def create_app(
             )
         return trigger
 
-    router = APIRouter(prefix="/v1", responses=COMMON)
+    router = APIRouter(prefix=PREFIX, responses=COMMON)
 
     @router.post(
         "/subscriptions",
@@ -528,7 +533,7 @@ def create_app(
             created_at=clock_us(),
         )
         storage.add_subscription(subscription)
-        response.headers["Location"] = f"/v1/subscriptions/{subscription.id}"
+        response.headers["Location"] = f"{SUBSCRIPTIONS}/{subscription.id}"
         return {**subscription_out(subscription), "secret": subscription.secret}
 
     @router.get(

@@ -41,6 +41,12 @@ WEBHOOK_ID_HEX = 32
 DEFAULT_TOLERANCE_S = 300
 """How far a ``webhook-timestamp`` may be from the receiver's clock (the spec's 5 minutes)."""
 
+ID_HEADER = "webhook-id"
+TIMESTAMP_HEADER = "webhook-timestamp"
+SIGNATURE_HEADER = "webhook-signature"
+EVENT_FIELD, TIME_FIELD, ITEM_FIELD = "type", "timestamp", "data"
+"""The delivered body's fields: the event, when the item happened, the item."""
+
 _ID_DOMAIN = "mxguard-bridge/webhook-id/v1"
 """Hashed in front of the parts, so these ids never coincide with another use of SHA-256."""
 
@@ -92,7 +98,7 @@ def body(event: str, timestamp: datetime, item: Mapping[str, Any]) -> str:
     UTC with ``Z``. ASCII-only JSON, so the bytes signed and sent are the same whatever encoding a
     receiver assumes; NaN and infinities are refused, since they are not JSON.
     """
-    payload = {"type": event, "timestamp": rfc3339(timestamp), "data": dict(item)}
+    payload = {EVENT_FIELD: event, TIME_FIELD: rfc3339(timestamp), ITEM_FIELD: dict(item)}
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
 
 
@@ -116,9 +122,9 @@ def signed_headers(secret: str, webhook_id: str, timestamp: datetime, body: str)
     utc = _utc(timestamp, "timestamp")
     signature = _webhook(secret).sign(webhook_id, utc, body)
     return {
-        "webhook-id": webhook_id,
-        "webhook-timestamp": str(math.floor(utc.timestamp())),
-        "webhook-signature": signature,
+        ID_HEADER: webhook_id,
+        TIMESTAMP_HEADER: str(math.floor(utc.timestamp())),
+        SIGNATURE_HEADER: signature,
         "content-type": "application/json",
     }
 
@@ -141,15 +147,14 @@ def verify(
     text = body.decode("utf-8") if isinstance(body, bytes) else body
     lowered = {name.lower(): value for name, value in headers.items()}
     msg_id, stamp, signatures = (
-        lowered.get(name, "").strip()
-        for name in ("webhook-id", "webhook-timestamp", "webhook-signature")
+        lowered.get(name, "").strip() for name in (ID_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER)
     )
     missing = [
         name
         for name, value in (
-            ("webhook-id", msg_id),
-            ("webhook-timestamp", stamp),
-            ("webhook-signature", signatures),
+            (ID_HEADER, msg_id),
+            (TIMESTAMP_HEADER, stamp),
+            (SIGNATURE_HEADER, signatures),
         )
         if not value
     ]

@@ -11,6 +11,9 @@ import pytest
 
 from actions import ActionConflictError
 from api_client import APIError, MxGuardClient
+from bridge.api import create_app
+from bridge.secrets_box import SecretBox
+from bridge.sqlite import SQLiteBridgeStorage
 from connector import registry
 from connector.manifest import files
 from connector.manifest.runner import ManifestRunner
@@ -55,6 +58,35 @@ def test_every_operation_has_a_manifest_and_a_valid_sample() -> None:
     for key, action in registry.actions().items():
         action.output.model_validate(operations[key].sample)
         assert operations[key].kind == action.kind
+
+
+def test_the_bridge_section_names_routes_the_bridge_serves(tmp_path: Path) -> None:
+    """Every request of ``connector.bridge`` is an operation of the bridge's own document, and
+    every trigger's instant version names an event the bridge accepts."""
+    connector = files.load_connector(MANIFESTS)
+    assert connector.bridge is not None
+    storage = SQLiteBridgeStorage(
+        tmp_path / "bridge.sqlite", SecretBox.from_environment(tmp_path, environ={})
+    )
+    app = create_app(
+        storage,
+        triggers=registry.triggers(),
+        client_factory=lambda token: MxGuardClient(token, "http://127.0.0.1:9"),
+        clock_us=lambda: 0,
+    )
+    document = app.openapi()
+    storage.close()
+    section = connector.bridge
+    for request in (section.subscribe, section.find, section.unsubscribe, section.samples):
+        operation = document["paths"][request.path][request.method.lower()]
+        names = {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
+        assert {p.name for p in request.query} <= names, request
+    subscribe_in = document["components"]["schemas"]["SubscriptionIn"]
+    assert {p.name for p in section.subscribe.body} == set(subscribe_in["properties"])
+    events = subscribe_in["properties"]["event"]["enum"]
+    instant = [op.instant for op in files.load_operations(MANIFESTS) if op.kind == "trigger"]
+    assert sorted(i.event for i in instant if i is not None) == sorted(events)
+    assert all(i is not None and i.key.endswith("_instant") for i in instant)
 
 
 def _normal(result: Any) -> Any:

@@ -22,17 +22,23 @@ from api_client.contract import (
     LATENESS_BOUND_S,
     MAX_PAGE_SIZE,
 )
-from api_client.mapping import get
+from api_client.mapping import HttpRequest, from_inputs, get
 from api_client.names import check_object_id, normalize_host, normalize_sender_pattern
+from bridge import api as bridge_api
+from bridge import signing
+from bridge.retry import GONE
 from connector import __version__, registry
 from connector.manifest.format import (
     Auth,
     AuthField,
+    Bridge,
+    ConnectionField,
     ConnectionTest,
     Connector,
     DynamicChoices,
     FieldType,
     InputField,
+    Instant,
     ListSource,
     Operation,
     OutputField,
@@ -40,6 +46,8 @@ from connector.manifest.format import (
     Param,
     Polling,
     RateLimits,
+    WebhookPayload,
+    WebhookSignature,
 )
 from triggers.cursor import DEFAULT_SWEEP_INTERVAL_S
 
@@ -48,6 +56,8 @@ FORMATS = {
     normalize_sender_pattern: "sender_pattern",
     check_object_id: "object_id",
 }
+BRIDGE_URL_REGEX = r"^https?://[^\s/?#@]+(/[^\s?#]*)?$"
+"""http(s), a host, maybe a path; no user, query or fragment (the CLI's ``--bridge-url`` rule)."""
 TOKEN_REGEX = f"^({'|'.join(TOKEN_PREFIXES)})[A-Za-z0-9_-]{{{TOKEN_BODY_LENGTH}}}$"
 WORDS = {"mx": "MX", "id": "ID", "idn": "IDN"}
 
@@ -166,6 +176,14 @@ def trigger_manifest(key: str) -> Operation:
             look_back_every_s=DEFAULT_SWEEP_INTERVAL_S,
         ),
         output=output_fields(trigger.output),
+        instant=Instant(
+            key=f"{key}_instant",
+            label=f"{trigger.label} (Instant)",
+            description=f"{trigger.description} Instant: an MxGuard bridge pushes each one as it "
+            "is found, at no cost per workflow against the token's budget (needs the bridge URL "
+            "in the connection).",
+            event=key,
+        ),
         sample=dict(trigger.sample),
     )
 
@@ -223,8 +241,52 @@ def connector_manifest() -> Connector:
                 pagination=Pagination(),
             )
         ],
+        bridge=bridge_section(),
         triggers=list(registry.triggers()),
         actions=list(registry.actions()),
+    )
+
+
+def bridge_section() -> Bridge:
+    """What a platform needs to subscribe to the bridge's webhooks and to check them, from the
+    bridge's own constants (``bridge/api.py``, ``bridge/signing.py``, ``bridge/retry.py``)."""
+    subscription = f"{bridge_api.SUBSCRIPTIONS}/{{id}}"
+    return Bridge(
+        url_field=ConnectionField(
+            key="bridge_url",
+            label="Bridge URL",
+            help="Optional: the address of an MxGuard bridge (`mxguard bridge serve`), e.g. "
+            "https://bridge.example.com. Instant triggers need it; polling triggers and actions "
+            "do not use it.",
+            pattern=BRIDGE_URL_REGEX,
+        ),
+        subscribe=HttpRequest(
+            method="POST",
+            path=bridge_api.SUBSCRIPTIONS,
+            body=from_inputs("event", "filters", "target_url", "secret", "description"),
+        ),
+        find=HttpRequest(
+            method="GET", path=bridge_api.SUBSCRIPTIONS, query=from_inputs("target_url")
+        ),
+        unsubscribe=HttpRequest(method="DELETE", path=subscription),
+        samples=HttpRequest(method="GET", path=f"{bridge_api.SAMPLES}/{{event}}"),
+        items="data",
+        id_field="id",
+        secret_field="secret",
+        gone_status=GONE,
+        payload=WebhookPayload(
+            event_field=signing.EVENT_FIELD,
+            time_field=signing.TIME_FIELD,
+            item_field=signing.ITEM_FIELD,
+        ),
+        signature=WebhookSignature(
+            id_header=signing.ID_HEADER,
+            timestamp_header=signing.TIMESTAMP_HEADER,
+            signature_header=signing.SIGNATURE_HEADER,
+            secret_prefix=signing.SECRET_PREFIX,
+            secret_min_bytes=signing.MIN_SECRET_BYTES,
+            tolerance_s=signing.DEFAULT_TOLERANCE_S,
+        ),
     )
 
 

@@ -67,6 +67,18 @@ class Polling(Strict):
     look_back_every_s: float
 
 
+class Instant(Strict):
+    """The trigger's instant version: the bridge pushes its items instead of the platform polling.
+
+    Its inputs, output and sample are the trigger's own: a delivered item is what a poll returns.
+    """
+
+    key: str = Field(description="The instant trigger's key on the platforms.")
+    label: str
+    description: str
+    event: str = Field(description="The bridge's event: what a subscription names.")
+
+
 class Operation(Strict):
     format_version: int = FORMAT_VERSION
     key: str
@@ -79,6 +91,9 @@ class Operation(Strict):
     request: HttpRequest
     pagination: Pagination | None = None
     polling: Polling | None = None
+    instant: Instant | None = Field(
+        default=None, description="Triggers only: how the bridge delivers it (connector.bridge)."
+    )
     success_outcome: str | None = None
     success_result: list[Param] = Field(
         default_factory=list, description="The result of an answer without a body (204)."
@@ -128,6 +143,61 @@ class ListSource(Strict):
     pagination: Pagination
 
 
+class ConnectionField(Strict):
+    """An optional field of the connection, beside the token."""
+
+    key: str
+    label: str
+    help: str
+    pattern: str
+
+
+class WebhookPayload(Strict):
+    """Where a delivery's body puts the event, the item's time and the item."""
+
+    event_field: str
+    time_field: str
+    item_field: str
+
+
+class WebhookSignature(Strict):
+    """How a delivery is signed: Standard Webhooks (``v1,`` + base64 HMAC-SHA256 of
+    ``{id}.{timestamp}.{body}`` keyed by the base64-decoded secret after its prefix)."""
+
+    scheme: Literal["standard-webhooks"] = "standard-webhooks"
+    id_header: str = Field(description="The same on every retry: receivers dedupe on it.")
+    timestamp_header: str
+    signature_header: str
+    secret_prefix: str
+    secret_min_bytes: int = Field(description="Bytes a caller's secret holds at least.")
+    tolerance_s: int = Field(description="How far a timestamp may be from the receiver's clock.")
+
+
+class Bridge(Strict):
+    """Instant triggers: an MxGuard bridge (``mxguard bridge serve``) polls the token once and
+    POSTs each new item to every subscribed webhook URL. The bridge takes the connection's
+    MxGuard token (the same header as the API) at the URL of ``url_field``.
+
+    Requests are under the bridge's URL; their inputs are ``event`` (an ``instant.event``),
+    ``filters`` (the trigger's inputs, as an object), ``target_url`` (the platform's webhook URL),
+    ``secret`` (optional: the platform's own) and ``description``, or ``id`` (a subscription's).
+    """
+
+    url_field: ConnectionField
+    subscribe: HttpRequest
+    find: HttpRequest = Field(description="Subscriptions to one target_url: {items: [...]}")
+    unsubscribe: HttpRequest
+    samples: HttpRequest = Field(description="Recent deliveries' bodies: {items: [...]}")
+    items: str = Field(description="Where a listing puts its items.")
+    id_field: str = Field(description="A subscription's id, in the subscribe answer.")
+    secret_field: str = Field(description="The signing secret, in the subscribe answer only.")
+    gone_status: int = Field(
+        description="A receiver answering this status to a delivery ends its subscription."
+    )
+    payload: WebhookPayload
+    signature: WebhookSignature
+
+
 class Connector(Strict):
     format_version: int = FORMAT_VERSION
     name: str
@@ -139,5 +209,6 @@ class Connector(Strict):
     connection_test: ConnectionTest
     rate_limits: RateLimits
     list_sources: list[ListSource]
+    bridge: Bridge | None = None
     triggers: list[str]
     actions: list[str]
