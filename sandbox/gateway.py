@@ -41,6 +41,7 @@ class GatewayMiddleware:
         scope["state"]["auth_problem"] = problem
         client = scope.get("client") or ("unknown", 0)
         key = token.id if token else f"anonymous:{client[0]}"
+        send = self._counting_statuses(key, send)
         decision = self.state.limiter.hit(key, self.state.clock.now())
         headers = _headers(decision, new_id("req"))
         self.state.requests.count(key, f"{scope['method']} {self.route_of(scope)}")
@@ -60,6 +61,16 @@ class GatewayMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+    def _counting_statuses(self, key: str, send: Send) -> Send:
+        """``send``, counting the status each answer starts with (errors and faults too)."""
+
+        async def counted(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self.state.requests.answered(key, int(message["status"]))
+            await send(message)
+
+        return counted
 
     def _authenticate(self, scope: Scope) -> tuple[Any, str | None]:
         given = [value for name, value in scope.get("headers", []) if name == b"authorization"]

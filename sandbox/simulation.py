@@ -38,6 +38,8 @@ class RequestsServed(TypedDict):
 
     total: int
     by_path: dict[str, int]
+    by_status: dict[str, int]
+    """Answers by status code (as text): e.g. ``{"200": 57, "429": 0}``."""
 
 
 class SimulationError(RuntimeError):
@@ -160,7 +162,7 @@ class SimulationClient:
         """Public API requests counted for the account's token (zero when none)."""
         counted = self.requests_snapshot()["by_token"].get(account.token_id)
         if counted is None:
-            return {"total": 0, "by_path": {}}
+            return {"total": 0, "by_path": {}, "by_status": {}}
         return cast(RequestsServed, counted)
 
     def clear_requests(self) -> None:

@@ -23,6 +23,22 @@ def test_requests_are_counted_per_token_and_route(admin: SandboxAdmin, account: 
     assert after["by_path"]["GET /api/v1/domains/{domain}"] == 2
 
 
+def test_answers_are_counted_per_token_and_status(admin: SandboxAdmin) -> None:
+    """Refusals included: a client can be shown never to have made MxGuard answer 429."""
+    account = admin.new_account()
+    per_minute = admin.public(account, "GET", "/me").headers["X-RateLimit-Limit"]
+    admin.public(account, "GET", "/domains/missing.example")
+    answers = [admin.public(account, "GET", "/me").status_code for _ in range(int(per_minute))]
+    served = admin.requests_served(account)
+    assert served["by_status"] == {
+        "200": 1 + answers.count(200),
+        "404": 1,
+        "429": answers.count(429),
+    }
+    assert answers.count(429) >= 1
+    assert sum(served["by_status"].values()) == served["total"]
+
+
 def test_reset_returns_to_the_seeded_start(tmp_path: Path) -> None:
     settings = SandboxSettings(seed="empty")
     with SandboxServer(settings) as server:
