@@ -190,6 +190,7 @@ def test_the_export_passes_zapiers_schema_and_mirrors_the_manifests(
     auth = app["authentication"]
     field = connector.auth.field
     assert auth["type"] == "custom"
+    assert connector.bridge is not None
     assert auth["fields"] == [
         {
             "key": field.key,
@@ -197,7 +198,14 @@ def test_the_export_passes_zapiers_schema_and_mirrors_the_manifests(
             "type": "password",
             "required": True,
             "helpText": field.help,
-        }
+        },
+        {  # optional: the instant triggers' bridge (tests/test_export_zapier_instant.py)
+            "key": connector.bridge.url_field.key,
+            "label": connector.bridge.url_field.label,
+            "type": "string",
+            "required": False,
+            "helpText": connector.bridge.url_field.help,
+        },
     ]
     assert auth["test"] == auth["connectionLabel"] == "$func$2$f$"
     assert app["beforeRequest"] == ["$func$2$f$"]
@@ -209,6 +217,8 @@ def test_the_export_passes_zapiers_schema_and_mirrors_the_manifests(
     }
     for op in operations:
         groups[zapier.ZAPIER_GROUPS[op.kind]].add(op.key)
+        if op.instant is not None:  # its REST hook twin
+            groups["triggers"].add(op.instant.key)
         made = app[zapier.ZAPIER_GROUPS[op.kind]][op.key]
         assert made["noun"] == op.noun
         assert made["display"]["label"] == op.label

@@ -5,6 +5,9 @@ turns manifests into a Zapier app at load time), ``package.json``, ``index.js`` 
 module adds the manifests themselves, with the chosen base URL, so the JavaScript reads the same
 documents the manifest runner (``connector/manifest/runner.py``) does and no operation is
 translated twice.
+
+A trigger whose manifest has ``instant`` also becomes a REST hook trigger (key ``instant.key``)
+that subscribes through the MxGuard bridge the connector manifest's ``bridge`` section describes.
 """
 
 from __future__ import annotations
@@ -70,6 +73,11 @@ def export(bundle: Bundle, out: Path) -> Path:
                 {"key": op.key, "label": op.label, "zapier": ZAPIER_GROUPS[op.kind]}
                 for op in bundle.operations
             ],
+            "instant": [
+                {"key": op.instant.key, "label": op.instant.label, "trigger": op.key}
+                for op in bundle.triggers
+                if op.instant is not None
+            ],
         },
     }
     made = render_template("zapier", out, context)
@@ -108,3 +116,13 @@ def _check(bundle: Bundle) -> None:
     for op in bundle.operations:
         if op.kind == "trigger" and (op.pagination is None or op.polling is None):
             raise ExportError(f"trigger {op.key}: a Zapier trigger needs pagination and polling")
+    # Hook triggers share Zapier's `triggers` with the polling ones and the dropdown sources.
+    taken = hidden | {op.key for op in bundle.operations}
+    for op in bundle.operations:
+        if op.instant is None:
+            continue
+        if op.kind != "trigger" or bundle.connector.bridge is None:
+            raise ExportError(f"{op.key}: an instant version needs a trigger and connector.bridge")
+        if op.instant.key in taken:
+            raise ExportError(f"instant trigger key {op.instant.key!r} is already used")
+        taken.add(op.instant.key)

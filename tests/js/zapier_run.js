@@ -2,7 +2,9 @@
 // Usage: NODE_ENV=test NODE_PATH=tools/zapier/node_modules node tests/js/zapier_run.js EXPORT_DIR
 // Reads JSON lines {"method", "authData", "inputData", "meta", "fields"} from stdin, where method
 // is a path such as "creates.add_domain.operation.perform" or "authentication.test", and fields
-// (optional) keeps only those fields of each item of a list result (big trigger results).
+// (optional) keeps only those fields of each item of a list result (big trigger results). REST hook
+// steps may also give "targetUrl", "subscribeData", "rawRequest" and "cleanedRequest", passed in
+// the bundle as Zapier passes them to performSubscribe, performUnsubscribe and perform.
 // Writes one JSON line per call: {"ok": true, "result"} or {"ok": false, "error": {"name",
 // "message", "code", "status"}}, with "expiredAuth": true when the error is core's
 // ExpiredAuthError. The process lives as long as stdin, like one Zapier account.
@@ -11,6 +13,8 @@
 const path = require('path');
 const readline = require('readline');
 const { createAppTester, errors } = require('zapier-platform-core');
+
+const HOOK_KEYS = ['targetUrl', 'subscribeData', 'rawRequest', 'cleanedRequest'];
 
 const app = require(path.resolve(process.argv[2]));
 const appTester = createAppTester(app);
@@ -33,6 +37,7 @@ const call = async (step) => {
     inputData: step.inputData || {},
     meta: step.meta || {},
   };
+  for (const key of HOOK_KEYS) if (step[key] !== undefined) bundle[key] = step[key];
   try {
     let result = await appTester(method, bundle);
     if (step.fields && Array.isArray(result)) {

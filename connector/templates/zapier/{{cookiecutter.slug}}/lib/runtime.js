@@ -3,9 +3,11 @@
 // The manifests say everything: inputs, requests, pagination, what a repeat means. This file only
 // interprets them, with the same semantics as the connector's reference interpreter
 // (actions/perform.py in the connector project, repeat rules in actions/repeat.py), so every
-// platform behaves alike.
+// platform behaves alike. Instant triggers (REST hooks) talk to an MxGuard bridge, described by
+// the connector manifest's `bridge` section and each trigger manifest's `instant`.
 'use strict';
 
+const crypto = require('crypto');
 const { domainToASCII } = require('url');
 
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
@@ -125,7 +127,8 @@ const resolve = (param, inputs) => {
 const fromParams = (params, inputs) =>
   Object.fromEntries(params.map((param) => [param.name, resolve(param, inputs)]));
 
-const send = (z, connector, request, inputs, extra = {}) => {
+// `base`: where the request goes, the API's base URL unless told (the bridge's, for hooks).
+const send = (z, connector, request, inputs, extra = {}, base = connector.base_url) => {
   const path = request.path.replace(/\{(\w+)\}/g, (_, key) =>
     encodeURIComponent(String(inputs[key])),
   );
@@ -134,7 +137,7 @@ const send = (z, connector, request, inputs, extra = {}) => {
   for (const [name, value] of Object.entries(params)) if (isEmpty(value)) delete params[name];
   const options = {
     method: request.method,
-    url: connector.base_url + path,
+    url: base + path,
     params,
     skipThrowForStatus: true, // statuses are interpreted below (repeat rules, clear messages)
     removeMissingValuesFrom: { params: true, body: true },
@@ -157,31 +160,37 @@ const isOk = (response) => response.status >= 200 && response.status < 300;
 // user reconnects, and email them to do so (a plain error would count toward turning the Zap off).
 // In the connection test the user is entering the token, and a plain error with the status
 // tells them the token is wrong.
-const apiError = (z, response, connectionTest = false) => {
+// `source` names who answered: MxGuard, or the MxGuard bridge (same error shape, same token).
+const apiError = (z, response, connectionTest = false, source = 'MxGuard') => {
   const error = (response.data && response.data.error) || {};
   const detail = error.message ? `: ${error.message}` : '';
   if (response.status === 401) {
     const message =
-      `MxGuard rejected the API token (HTTP 401${detail}). ` +
+      `${source} rejected the API token (HTTP 401${detail}). ` +
       'Issue a new token in MxGuard and reconnect.';
     return connectionTest
       ? new z.errors.Error(message, 'authentication_failed', 401)
       : new z.errors.ExpiredAuthError(message);
   }
   return new z.errors.Error(
-    `MxGuard answered HTTP ${response.status}${detail}`,
+    `${source} answered HTTP ${response.status}${detail}`,
     error.type || 'http_error',
     response.status,
   );
 };
 
-const okData = (z, response, connectionTest = false) => {
-  if (!isOk(response)) throw apiError(z, response, connectionTest);
+const okData = (z, response, connectionTest = false, source = 'MxGuard') => {
+  if (!isOk(response)) throw apiError(z, response, connectionTest, source);
   return response.data;
 };
 
 // ---------------------------------------------------------------------------------------------
 // Operations
+
+// A trigger's item as Zapier gets it: Zapier keys items on `id`, so a trigger whose items are
+// identified by another field gets an `id` copied from it.
+const withId = (op, item) =>
+  op.polling.id_field === 'id' ? item : { ...item, id: String(item[op.polling.id_field]) };
 
 // A polling trigger. Zapier dedupes by id and wants the newest first; items it is not given are
 // never seen, so one poll pages as far as the bound (README: "Polling, bursts and late items").
@@ -212,7 +221,7 @@ const poll = async (z, bundle, connector, op, polling) => {
       const id = String(item[op.polling.id_field]);
       if (seen.has(id)) continue;
       seen.add(id);
-      items.push(op.polling.id_field === 'id' ? item : { ...item, id });
+      items.push(withId(op, item));
     }
     if (!body[paging.has_more]) break;
     cursor = body[paging.next_cursor];
@@ -349,6 +358,231 @@ const listSource = async (z, bundle, connector, source) => {
 };
 
 // ---------------------------------------------------------------------------------------------
+// Instant triggers: REST hooks through an MxGuard bridge (`mxguard bridge serve`).
+//
+// Zapier gives each Zap a webhook URL (bundle.targetUrl); performSubscribe asks the bridge to POST
+// the trigger's items there, and Zapier keeps the bridge's answer (id and signing secret) as
+// bundle.subscribeData. Each delivery then runs `perform`, which checks the Standard Webhooks
+// signature before anything fires. Everything bridge-specific comes from connector.bridge.
+
+const BRIDGE = 'The MxGuard bridge';
+const DESCRIPTION_MAX = 200; // a subscription's description: well under what a bridge keeps
+
+// The bridge URL as the user typed it (trimmed), or '' when the connection has none.
+const bridgeInput = (connector, bundle) =>
+  connector.bridge
+    ? String((bundle.authData || {})[connector.bridge.url_field.key] || '').trim()
+    : '';
+
+const bridgeUrlValid = (connector, url) => new RegExp(connector.bridge.url_field.pattern).test(url);
+
+// The connection's bridge URL without its trailing '/', checked before any request. The value is
+// never quoted back: a token pasted into the wrong field must not end up in an error message.
+const bridgeBase = (z, connector, bundle) => {
+  const field = connector.bridge.url_field;
+  const url = bridgeInput(connector, bundle);
+  if (!url) {
+    throw new z.errors.Error(
+      `This instant trigger needs the ${field.label} of an MxGuard bridge ` +
+        '(`mxguard bridge serve`) in the connection: edit the connection and fill it in. ' +
+        'The polling trigger of the same name works without a bridge.',
+      'bridge_required',
+      400,
+    );
+  }
+  if (!bridgeUrlValid(connector, url)) {
+    throw new z.errors.Error(
+      `${field.label}: not an http(s) address such as https://bridge.example.com ` +
+        '(no user:password, query or fragment). Edit the connection.',
+      'invalid_input',
+      400,
+    );
+  }
+  return url.replace(/\/+$/, '');
+};
+
+// One request to the bridge (the bearer middleware adds the token for its URL); an unreachable
+// bridge is a clear error rather than a network stack trace.
+const bridgeSend = async (z, connector, base, request, inputs) => {
+  try {
+    return await send(z, connector, request, inputs, {}, base);
+  } catch (error) {
+    if (error instanceof z.errors.Error || error instanceof z.errors.ThrottledError) throw error;
+    const reason = error.code || error.message || 'no answer';
+    throw new z.errors.Error(
+      `${BRIDGE} at ${base} cannot be reached (${reason}). ` +
+        'Check that it runs and the Bridge URL of the connection.',
+      'bridge_unreachable',
+      502,
+    );
+  }
+};
+
+const describeZap = (bundle) => {
+  const zap = (bundle.meta || {}).zap || {};
+  const parts = ['Zapier'];
+  if (zap.id) parts.push(`Zap ${zap.id}`);
+  if (zap.name) parts.push(JSON.stringify(String(zap.name)));
+  return parts.join(' ').slice(0, DESCRIPTION_MAX);
+};
+
+// performSubscribe: the trigger's inputs checked and prepared exactly as a poll prepares them,
+// then sent to the bridge as the subscription's filters. The answer becomes subscribeData.
+const subscribe = async (z, bundle, connector, op) => {
+  const bridge = connector.bridge;
+  const filters = prepare(z, op.inputs, bundle.inputData || {});
+  const base = bridgeBase(z, connector, bundle);
+  if (!bundle.targetUrl) {
+    throw new z.errors.Error('Zapier gave no webhook URL to subscribe', 'invalid_input', 400);
+  }
+  const inputs = {
+    event: op.instant.event,
+    filters,
+    target_url: bundle.targetUrl,
+    description: describeZap(bundle),
+  };
+  const made = okData(
+    z,
+    await bridgeSend(z, connector, base, bridge.subscribe, inputs),
+    false,
+    BRIDGE,
+  );
+  if (!made || !made[bridge.id_field] || !made[bridge.secret_field]) {
+    throw new z.errors.Error(
+      `${BRIDGE} at ${base} answered without a subscription: is it an MxGuard bridge?`,
+      'bridge_error',
+      502,
+    );
+  }
+  return made;
+};
+
+// performUnsubscribe: deletes the subscription; one already gone (deleted on the bridge, or an
+// unsubscribe repeated by Zapier) is not an error.
+const unsubscribe = async (z, bundle, connector) => {
+  const bridge = connector.bridge;
+  const id = (bundle.subscribeData || {})[bridge.id_field];
+  if (!id) return { outcome: 'already_absent' }; // nothing was subscribed
+  const base = bridgeBase(z, connector, bundle);
+  const response = await bridgeSend(z, connector, base, bridge.unsubscribe, { id });
+  if (response.status === 404) return { [bridge.id_field]: id, outcome: 'already_absent' };
+  okData(z, response, false, BRIDGE);
+  return { [bridge.id_field]: id, outcome: 'removed' };
+};
+
+// A header of bundle.rawRequest. Zapier names headers in Camel-Case and prefixes all but
+// Content-Type and Content-Length with `Http-` (`webhook-id` arrives as `Http-Webhook-Id`);
+// names are compared without case, prefix or '_' vs '-', so either form is read.
+const rawHeader = (headers, name) => {
+  const wanted = name.toLowerCase();
+  for (const [key, value] of Object.entries(headers || {})) {
+    const normal = key.toLowerCase().replace(/_/g, '-');
+    if (normal === wanted || normal === `http-${wanted}`) {
+      return String(Array.isArray(value) ? value[0] : value).trim();
+    }
+  }
+  return '';
+};
+
+// A request that does not verify is refused with HaltedError: the Zap does not run, the run is
+// marked halted with this message, and (unlike an error) it never counts toward Zapier turning
+// the Zap off, so whoever posts forged requests to the Zap's URL can neither trigger it nor get
+// it switched off.
+const refused = (z, why) =>
+  new z.errors.HaltedError(
+    `Ignored a request to this Zap's webhook URL: ${why}. Only deliveries signed by the ` +
+      "MxGuard bridge with this subscription's secret trigger the Zap.",
+  );
+
+// The Standard Webhooks check (https://www.standardwebhooks.com/): HMAC-SHA256 keyed by the
+// base64 secret after its prefix, over `{id}.{timestamp}.{body}`, sent as `v1,<base64>` (several,
+// space-separated, while a secret rotates); the timestamp within the tolerance (replays).
+// Returns the signed body, parsed.
+const verifiedBody = (z, connector, bundle) => {
+  const { signature, secret_field: secretField } = connector.bridge;
+  const secret = String((bundle.subscribeData || {})[secretField] || '');
+  if (!secret) {
+    throw refused(z, 'the subscription has no signing secret (turn the Zap off and on again)');
+  }
+  const raw = bundle.rawRequest || {};
+  if (typeof raw.content !== 'string') throw refused(z, 'there is no raw body to verify');
+  const names = [signature.id_header, signature.timestamp_header, signature.signature_header];
+  const [id, stamp, signatures] = names.map((name) => rawHeader(raw.headers, name));
+  const missing = names.filter((_, index) => ![id, stamp, signatures][index]);
+  if (missing.length) throw refused(z, `header(s) ${missing.join(', ')} missing`);
+  if (!/^[0-9]{1,12}$/.test(stamp)) {
+    throw refused(z, `${signature.timestamp_header} is not a whole number of seconds`);
+  }
+  const age = Math.floor(Date.now() / 1000) - Number(stamp);
+  if (Math.abs(age) > signature.tolerance_s) {
+    throw refused(
+      z,
+      `${signature.timestamp_header} is ${Math.abs(age)} s ${age > 0 ? 'old' : 'ahead'}, ` +
+        `beyond the ${signature.tolerance_s} s tolerance (a replay, or a clock far off)`,
+    );
+  }
+  const key = secret.startsWith(signature.secret_prefix)
+    ? Buffer.from(secret.slice(signature.secret_prefix.length), 'base64')
+    : Buffer.alloc(0);
+  if (key.length < signature.secret_min_bytes) {
+    throw refused(z, "the subscription's signing secret is malformed");
+  }
+  const expected = crypto
+    .createHmac('sha256', key)
+    .update(`${id}.${stamp}.${raw.content}`, 'utf8')
+    .digest();
+  const matches = signatures.split(/\s+/).some((versioned) => {
+    const comma = versioned.indexOf(',');
+    if (comma < 0 || versioned.slice(0, comma) !== 'v1') return false;
+    const given = Buffer.from(versioned.slice(comma + 1), 'base64');
+    return given.length === expected.length && crypto.timingSafeEqual(given, expected);
+  });
+  if (!matches) {
+    throw refused(
+      z,
+      'its signature does not match (the body, id or timestamp was altered, or another ' +
+        'secret signed it)',
+    );
+  }
+  try {
+    return JSON.parse(raw.content);
+  } catch (_) {
+    throw refused(z, 'the signed body is not JSON');
+  }
+};
+
+// perform: one delivery, verified, becomes one item, as the polling trigger returns it.
+const delivered = (z, bundle, connector, op) => {
+  const { payload } = connector.bridge;
+  const body = verifiedBody(z, connector, bundle);
+  if (!body || body[payload.event_field] !== op.instant.event) {
+    throw refused(z, `it is not a ${op.instant.event} delivery`);
+  }
+  const item = body[payload.item_field];
+  if (!item || typeof item !== 'object') throw refused(z, 'it carries no item');
+  return [withId(op, item)];
+};
+
+// performList (the Zap editor's test): the bridge's newest items of the event, as deliveries
+// carry them. None yet gives []; the Zap editor then offers the trigger's static sample.
+const samples = async (z, bundle, connector, op, polling) => {
+  const { payload, samples: request, items } = connector.bridge;
+  prepare(z, op.inputs, bundle.inputData || {}); // the same input errors as subscribing
+  const base = bridgeBase(z, connector, bundle);
+  const body = okData(
+    z,
+    await bridgeSend(z, connector, base, request, { event: op.instant.event }),
+    false,
+    BRIDGE,
+  );
+  return ((body && body[items]) || [])
+    .map((delivery) => delivery[payload.item_field])
+    .filter((item) => item && typeof item === 'object')
+    .slice(0, polling.sampleSize)
+    .map((item) => withId(op, item));
+};
+
+// ---------------------------------------------------------------------------------------------
 // Zapier definitions
 
 const INPUT_TYPES = {
@@ -405,9 +639,31 @@ const definition = (op, perform) => ({
   },
 });
 
-// Adds the bearer token to requests for the API (and nowhere else), after checking its form.
+// The REST hook twin of a polling trigger: its own key, label and description, and the polling
+// trigger's inputs, outputs and sample (a delivered item is what a poll returns).
+const hookDefinition = (connector, op, polling) => ({
+  key: op.instant.key,
+  noun: op.noun,
+  display: display({ ...op, label: op.instant.label, description: op.instant.description }),
+  operation: {
+    type: 'hook',
+    inputFields: op.inputs.map(inputField),
+    outputFields: op.output.map(outputField),
+    sample: op.sample,
+    performSubscribe: (z, bundle) => subscribe(z, bundle, connector, op),
+    performUnsubscribe: (z, bundle) => unsubscribe(z, bundle, connector),
+    perform: (z, bundle) => delivered(z, bundle, connector, op),
+    performList: (z, bundle) => samples(z, bundle, connector, op, polling),
+  },
+});
+
+// Adds the bearer token to requests for the API and for the connection's bridge (and nowhere
+// else), after checking its form. The bridge counts only with a URL of the manifest's form.
 const bearer = (connector) => (request, z, bundle) => {
-  if (!String(request.url).startsWith(`${connector.base_url}/`)) return request;
+  const bases = [connector.base_url];
+  const bridge = bridgeInput(connector, bundle);
+  if (bridge && bridgeUrlValid(connector, bridge)) bases.push(bridge.replace(/\/+$/, ''));
+  if (!bases.some((base) => String(request.url).startsWith(`${base}/`))) return request;
   const { field, header, scheme } = connector.auth;
   const token = String((bundle.authData || {})[field.key] || '').trim();
   if (!new RegExp(field.pattern).test(token)) {
@@ -421,6 +677,15 @@ const bearer = (connector) => (request, z, bundle) => {
   request.headers = { ...request.headers, [header]: `${scheme} ${token}` };
   return request;
 };
+
+// The connection's optional bridge URL (instant triggers only).
+const bridgeField = (field) => ({
+  key: field.key,
+  label: field.label,
+  type: 'string',
+  required: false,
+  helpText: field.help,
+});
 
 const buildApp = ({ connector, operations, polling, version, platformVersion }) => {
   const app = {
@@ -436,9 +701,14 @@ const buildApp = ({ connector, operations, polling, version, platformVersion }) 
           required: true,
           helpText: connector.auth.field.help,
         },
+        ...(connector.bridge ? [bridgeField(connector.bridge.url_field)] : []),
       ],
-      test: async (z) =>
-        okData(z, await send(z, connector, connector.connection_test.request, {}), true),
+      test: async (z, bundle) => {
+        // A bridge URL is checked for its form only: the bridge is not asked, so a bridge that
+        // is down never breaks the connection that polling triggers and actions use.
+        if (bridgeInput(connector, bundle)) bridgeBase(z, connector, bundle);
+        return okData(z, await send(z, connector, connector.connection_test.request, {}), true);
+      },
       // Zapier calls this with the test's answer as inputData: the account's name.
       connectionLabel: (z, bundle) =>
         String((bundle.inputData || {})[connector.connection_test.label_field] || ''),
@@ -468,6 +738,7 @@ const buildApp = ({ connector, operations, polling, version, platformVersion }) 
   for (const op of operations) {
     if (op.kind === 'trigger') {
       app.triggers[op.key] = definition(op, (z, bundle) => poll(z, bundle, connector, op, polling));
+      if (op.instant) app.triggers[op.instant.key] = hookDefinition(connector, op, polling);
     } else {
       const group = op.kind === 'search' ? app.searches : app.creates; // update, delete: creates too
       group[op.key] = definition(op, (z, bundle) => perform(z, bundle, connector, op));
