@@ -133,7 +133,9 @@ def schema_for(relative: str, code: str | None, table: list[dict[str, Any]]) -> 
     return found
 
 
-def test_every_file_is_valid_against_makes_schemas(exported: Path) -> None:
+def validate_against_makes_schemas(exported: Path) -> list[str]:
+    """Check every file of an export against the schemas ``file-match.json`` gives it (every file
+    indexed, every indexed file there); answer the files validated (skips without the schemas)."""
     schemas = next((d for d in SCHEMA_DIRS if (d / "file-match.json").is_file()), None)
     if schemas is None:
         pytest.skip(f"Make's schemas are in none of {[str(d) for d in SCHEMA_DIRS]}")
@@ -152,7 +154,7 @@ def test_every_file_is_valid_against_makes_schemas(exported: Path) -> None:
     }
     codes |= {path: code for code, path in index["generalCodeFiles"].items() if path}
     on_disk = sorted(p.relative_to(exported).as_posix() for p in exported.rglob("*") if p.is_file())
-    validated = 0
+    validated = []
     for relative in on_disk:
         if relative in NOT_IML:
             continue
@@ -168,12 +170,19 @@ def test_every_file_is_valid_against_makes_schemas(exported: Path) -> None:
                 for e in validator.iter_errors(document)
             ]
             assert not errors, f"{relative} against {url}: {errors[:3]}"
-        validated += 1
+        validated.append(relative)
     assert set(index["generalCodeFiles"].values()) <= {*on_disk}
     assert all(path in on_disk for path in codes)
+    return validated
+
+
+def test_every_file_is_valid_against_makes_schemas(exported: Path) -> None:
+    validated = validate_against_makes_schemas(exported)
     operations = files.load_operations(MANIFESTS)
     modules = sum(7 if op.kind == "trigger" else 6 for op in operations)
-    assert validated == modules + 2 + 2 + 3 + 1  # + connection, rpc, base/common/groups, index
+    instant = sum(5 + 4 for op in operations if op.instant)  # its module, its webhook
+    # + connection, rpc, base/common/groups, index
+    assert len(validated) == modules + instant + 2 + 2 + 3 + 1
 
 
 def test_layout_and_index(exported: Path) -> None:
@@ -192,6 +201,9 @@ def test_layout_and_index(exported: Path) -> None:
         "reportSpam",
         "findDomain",
         "findQuarantinedMessage",
+        "newVerdictInstant",
+        "newQuarantinedMessageInstant",
+        "newDomainInstant",
     }
     assert modules["newVerdict"]["moduleType"] == "trigger"
     assert modules["findDomain"]["moduleType"] == "search"
@@ -203,7 +215,7 @@ def test_layout_and_index(exported: Path) -> None:
     assert base["headers"] == {"Authorization": "Bearer {{connection.apiKey}}"}
     assert base["log"] == {"sanitize": ["request.headers.authorization"]}
     assert base["response"]["error"]["message"] == "[{{statusCode}}] {{body.error.message}}"
-    (param,) = load(exported / "connections/mxguard/mxguard.params.iml.json")
+    param, _bridge_url = load(exported / "connections/mxguard/mxguard.params.iml.json")
     assert param["name"] == "apiKey"
     assert param["type"] == "password"
     assert param["required"]

@@ -5,7 +5,8 @@ here from the manifests, as JSON, so that Jinja never meets IML's own ``{{...}}`
 cannot continue after an HTTP error (no lookup after a 409 or 404), so the repeat rules of the
 manifests (``actions/repeat.py``) become checks made *before* the request: see
 ``docs/export-make.md``. Every module is built before anything is written, so a rule that Make
-cannot express stops the export with nothing written.
+cannot express stops the export with nothing written. Instant triggers (a webhook attached to an
+MxGuard bridge, and a module naming it) are built by ``make_instant``.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from typing import Any, assert_never
 from actions.repeat import Absent, Current, Empty, Existing
 from api_client.contract import MAX_PAGE_SIZE
 from connector.errors import ExportError
+from connector.export import make_instant
 from connector.export.common import Bundle, render_template, write_json
 from connector.export.make_iml import (
     PATH_VAR,
+    camel,
     field_of,
     fill,
     literal,
@@ -76,6 +79,14 @@ def export(bundle: Bundle, out: Path) -> Path:
     """Write the app to ``out`` (replacing an earlier export, refusing any other folder)."""
     modules = {camel(op.key): op for op in bundle.operations}
     codes = {name: module_codes(bundle, op) for name, op in modules.items()}  # may refuse
+    instants = make_instant.instant_triggers(bundle)
+    hooks = {
+        t.name: make_instant.webhook_codes(
+            bundle, t, [parameter(f, t.op.kind) for f in t.op.inputs], error_directive()
+        )
+        for t in instants
+    }  # may refuse
+    instant_codes = {t.name: make_instant.module_codes(t, interface(t.op)) for t in instants}
     sources = used_sources(bundle)
     render_template(
         "make",
@@ -87,6 +98,7 @@ def export(bundle: Bundle, out: Path) -> Path:
             "base_url": bundle.base_url,
             "connection": CONNECTION,
             "modules": ", ".join(op.label for op in modules.values()),
+            "instant": ", ".join(t.instant.label for t in instants) or "none",
             "rpcs": ", ".join(rpc_name(s) for s in sources) or "none",
         },
     )
@@ -136,15 +148,16 @@ def export(bundle: Bundle, out: Path) -> Path:
             altConnection=None,
         )
         index["components"]["module"][name] = meta
-    write_json(out / "modules/groups.json", groups(modules))
+    for trigger in instants:
+        meta = write_component(out, "webhook", trigger.name, hooks[trigger.name])
+        meta.update(make_instant.webhook_meta(trigger, CONNECTION))
+        index["components"]["webhook"][trigger.name] = meta
+        meta = write_component(out, "module", trigger.name, instant_codes[trigger.name])
+        meta.update(make_instant.module_meta(trigger))
+        index["components"]["module"][trigger.name] = meta
+    write_json(out / "modules/groups.json", groups(modules, [t.name for t in instants]))
     write_json(out / "makecomapp.json", index)
     return out
-
-
-def camel(key: str) -> str:
-    """Make's component names are letters and digits: ``new_verdict`` → ``newVerdict``."""
-    head, *rest = key.split("_")
-    return head + "".join(part.capitalize() for part in rest)
 
 
 def kebab(name: str) -> str:
@@ -170,6 +183,8 @@ CODE_FILES = {
     "samples": "samples.iml.json",
     "scope": "scope.iml.json",
     "epoch": "epoch.iml.json",
+    "attach": "attach.iml.json",
+    "detach": "detach.iml.json",
 }
 
 
@@ -209,17 +224,19 @@ def base(bundle: Bundle) -> dict[str, Any]:
 
 
 def connection_params(connector: Connector) -> list[dict[str, Any]]:
+    """The token, and the optional bridge URL when the connector describes a bridge."""
     field = connector.auth.field
-    return [
-        {
-            "name": "apiKey",
-            "type": "password",
-            "label": field.label,
-            "required": True,
-            "help": field.help,
-            "validate": {"pattern": field.pattern},
-        }
-    ]
+    token = {
+        "name": "apiKey",
+        "type": "password",
+        "label": field.label,
+        "required": True,
+        "help": field.help,
+        "validate": {"pattern": field.pattern},
+    }
+    if connector.bridge is None:
+        return [token]
+    return [token, make_instant.bridge_url_param(connector.bridge)]
 
 
 def connection_check(bundle: Bundle) -> dict[str, Any]:
@@ -280,7 +297,8 @@ def pagination(cursor_param: str, next_cursor: str, has_more: str) -> dict[str, 
     }
 
 
-def groups(modules: dict[str, Operation]) -> list[dict[str, Any]]:
+def groups(modules: dict[str, Operation], instant: list[str]) -> list[dict[str, Any]]:
+    """Triggers (polling, then instant), actions, searches."""
     found = []
     for label, kinds in (
         ("Triggers", {"trigger"}),
@@ -288,6 +306,8 @@ def groups(modules: dict[str, Operation]) -> list[dict[str, Any]]:
         ("Searches", {"search"}),
     ):
         names = [name for name, op in modules.items() if op.kind in kinds]
+        if "trigger" in kinds:
+            names += instant
         if names:
             found.append({"label": label, "modules": names})
     return found
@@ -303,7 +323,7 @@ def module_codes(bundle: Bundle, op: Operation) -> dict[str, Any]:
     else:
         codes["staticParams"] = []
         codes["mappableParams"] = params
-    codes["interface"] = [interface_field(f, op.sample.get(f.key)) for f in op.output]
+    codes["interface"] = interface(op)
     codes["samples"] = op.sample
     codes["scope"] = []
     if op.kind == "trigger":
@@ -376,6 +396,11 @@ def trigger_limit(op: Operation) -> dict[str, Any]:
             " are never returned."
         ),
     }
+
+
+def interface(op: Operation) -> list[dict[str, Any]]:
+    """The module's output fields, typed from the manifest (and the sample, for arrays)."""
+    return [interface_field(f, op.sample.get(f.key)) for f in op.output]
 
 
 def interface_field(field: OutputField, sample: Any) -> dict[str, Any]:

@@ -16,6 +16,13 @@ from connector.manifest.format import InputField, Operation, Param
 PATH_VAR = re.compile(r"\{(\w+)\}")
 
 
+def camel(key: str) -> str:
+    """Make's component and parameter names are letters and digits: ``new_verdict`` →
+    ``newVerdict``."""
+    head, *rest = key.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
 def wrap(expr: str) -> str:
     """One IML expression as a JSON string value: Make keeps its type when it stands alone."""
     return "{{" + expr + "}}"

@@ -29,6 +29,11 @@ quoted are listed in ``docs/export-make.md``):
   paging stops at the first of them (and, as for any module, once ``limit`` new items are held).
   The new items are sorted by date and id and given in ascending order, at most ``limit`` of them;
   the last one given becomes the last item processed, and the next run continues after it.
+- dedicated webhooks, attached: ``attach`` runs as an RPC when the webhook is created, with the
+  webhook's parameters as ``parameters`` and ``webhook.id``/``webhook.url``; its
+  ``response.data`` is what Make keeps, given to ``detach`` as ``webhook``. A request arriving at
+  the webhook has its JSON body parsed into ``body``; the communication's ``output`` makes the
+  bundle (of each item when it has ``iterate``; the body as it is without ``output``).
 
 Anything outside this subset raises ``UnsupportedError``, so a new construct in the export cannot be
 "evaluated" by accident.
@@ -284,7 +289,7 @@ def evaluate(template: Any, scope: dict[str, Any]) -> Any:
     if not isinstance(template, str) or "{{" not in template:
         return template
     whole = EXPR.fullmatch(template)
-    if whole is not None:
+    if whole is not None and len(EXPR.findall(template)) == 1:  # not "{{a}}/x/{{b}}"
         return Parser(whole.group(1), scope).value()
     return EXPR.sub(lambda m: text_of(Parser(m.group(1), scope).value()), template)
 
@@ -329,7 +334,20 @@ KNOWN_REQUEST = {
     "log",
 }
 """``log`` only hides the token in Make's logs."""
-KNOWN_RESPONSE = {"temp", "valid", "iterate", "output", "limit", "trigger", "error", "metadata"}
+KNOWN_RESPONSE = {
+    "temp",
+    "valid",
+    "iterate",
+    "output",
+    "limit",
+    "trigger",
+    "error",
+    "metadata",
+    "data",
+}
+KNOWN_WEBHOOK = {"iterate", "output"}
+"""What a webhook's communication may hold here (``verification``, ``respond``, ``condition`` and
+``uid`` are not implemented: the export uses none of them)."""
 
 
 # the app ------------------------------------------------------------------------------------------
@@ -354,11 +372,13 @@ class MakeApp:
     """An exported app, run against a live API with one connection.
 
     ``clock`` gives IML's ``now``: tests pass the sandbox's clock, so that dates computed from
-    ``now`` agree with the sandbox's."""
+    ``now`` agree with the sandbox's. ``connection`` holds the connection's other parameters
+    (beside ``apiKey``), as ``{{connection.<name>}}`` reads them."""
 
     root: Path
     api_key: str
     clock: Callable[[], datetime] = wall_clock
+    connection: dict[str, Any] = field(default_factory=dict)
     session: requests.Session = field(default_factory=requests.Session)
     sent: list[tuple[str, str]] = field(default_factory=list)
 
@@ -400,11 +420,40 @@ class MakeApp:
         spec["response"].update(self.code("module", name, "epoch")["response"])
         return self.run(spec, self.scope(parameters)).bundles
 
+    def attach(
+        self, name: str, url: str, parameters: dict[str, Any] | None, hook_id: int = 1
+    ) -> dict[str, Any]:
+        """A dedicated webhook's ``attach``, as Make runs it when the webhook is created at ``url``
+        with these parameters: the webhook's data (its ``response.data``), which Make keeps."""
+        scope = self.scope(parameters)
+        scope["webhook"] = {"id": hook_id, "url": url}
+        data = self.run(self.code("webhook", name, "attach"), scope).data
+        return dict(data or {})
+
+    def detach(self, name: str, webhook: dict[str, Any]) -> None:
+        """The webhook's ``detach``, as Make runs it when the webhook is deleted: ``webhook`` is
+        the data ``attach`` kept."""
+        scope = self.scope(None)
+        scope["webhook"] = dict(webhook)
+        self.run(self.code("webhook", name, "detach"), scope)
+
+    def receive(self, name: str, body: str, headers: dict[str, str]) -> list[Any]:
+        """The bundles a request arriving at the webhook gives (``body``: its text)."""
+        spec = self.code("webhook", name, "communication")
+        unknown = set(spec) - KNOWN_WEBHOOK
+        if unknown:
+            raise UnsupportedError(f"webhook directives {sorted(unknown)}")
+        kind = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+        if "json" not in kind:
+            raise UnsupportedError(f"a webhook request of type {kind!r}")
+        here = {**self.scope(None), "body": json.loads(body)}
+        return [bundle for _, bundle in self.items(spec, here)]
+
     # machinery
     def scope(self, parameters: dict[str, Any] | None) -> dict[str, Any]:
         return {
             "parameters": dict(parameters or {}),
-            "connection": {"apiKey": self.api_key},
+            "connection": {"apiKey": self.api_key, **self.connection},
             "temp": {},
             "now": to_ms(self.clock()),
             "common": {},
@@ -449,6 +498,7 @@ class MakeApp:
         limit: int | None = None
         extra_qs: dict[str, Any] = {}
         here = scope
+        data: Any = None
         for _ in range(MAX_REQUESTS):
             status, body = self.send(spec, scope, base, extra_qs)
             here = {**scope, "statusCode": status, "body": body}
@@ -458,6 +508,8 @@ class MakeApp:
             scope["temp"] = {**scope["temp"], **temp}
             here["temp"] = scope["temp"]
             self.check_valid(response, here, status)
+            if "data" in response:
+                data = without_undefined(evaluate(response["data"], here))
             processed_reached = False
             for item, bundle in self.items(response, here):
                 key = (datetime.min.replace(tzinfo=UTC), "")
@@ -490,7 +542,7 @@ class MakeApp:
         kept = found if limit is None else found[:limit]
         if trigger is not None and trigger_state is not None and kept:
             trigger_state.date, trigger_state.id = kept[-1][0]
-        return Result([bundle for _, bundle in kept], here)
+        return Result([bundle for _, bundle in kept], here, data)
 
     def items(self, response: dict[str, Any], here: dict[str, Any]) -> list[tuple[Any, Any]]:
         """(item scope, bundle) for each output bundle of one response."""
@@ -568,3 +620,5 @@ class MakeApp:
 class Result:
     bundles: list[Any]
     last_scope: dict[str, Any]
+    data: Any = None
+    """``response.data``: what an attach procedure keeps (None without it)."""
