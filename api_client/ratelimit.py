@@ -6,6 +6,9 @@ Two sources, and the client obeys whichever is stricter:
   ``SQLiteBucket`` (both windows in one bucket), in a file shared by every process on the machine
   and guarded by a file lock, so several triggers using one token share one budget. The table is
   named by the token's fingerprint (a SHA-256 prefix), never the token.
+  With a ``postgresql://`` URL instead of a path, the log is a pyrate-limiter ``PostgresBucket``
+  in that database: every process on every machine that uses the database shares the budget (the
+  bridge's workers on PostgreSQL).
 * ``ServerRateState``: the last ``X-RateLimit-*`` headers. They see requests this machine does not
   (other machines, the MxGuard UI); when they say nothing is left, the client waits for the reset.
 
@@ -26,7 +29,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pyrate_limiter import Decision, Rate, RateItem, SQLiteBucket, validate_rate_list
+from pyrate_limiter import (
+    AbstractBucket,
+    Decision,
+    PostgresBucket,
+    Rate,
+    RateItem,
+    SQLiteBucket,
+    validate_rate_list,
+)
 
 from api_client.config import Clock, default_rate_limit_db
 from api_client.contract import DEFAULT_PER_HOUR, DEFAULT_PER_MINUTE
@@ -42,10 +53,14 @@ MEMORY = ":memory:"
 FINGERPRINT = re.compile(r"[0-9a-f]{8,64}")
 """Names the token's table; checked because pyrate-limiter puts table names into its SQL."""
 LEAK_EVERY = 100
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+POOL_SIZE = 4
+"""Connections each process keeps to a PostgreSQL rate-limit database (one pool for every token)."""
 
 
 class TokenRateLimiter:
-    """Both windows of one token, shared through a SQLite file (or private with ``":memory:"``)."""
+    """Both windows of one token, shared through a SQLite file (private with ``":memory:"``), or
+    through a PostgreSQL database (``path`` a ``postgresql://`` URL)."""
 
     def __init__(
         self,
@@ -97,17 +112,20 @@ class TokenRateLimiter:
     def remaining(self) -> tuple[int, int]:
         """Requests left now in the minute and the hour window, as this machine counts them."""
         now = self._now_ms()
-        counts = []
-        with self._lock, self._bucket.lock:
-            for rate in self._rates:
-                query = f"SELECT COUNT(*) FROM '{self._bucket.table}' WHERE item_timestamp >= ?"  # noqa: S608
-                row = self._bucket.conn.execute(query, (now - rate.interval,)).fetchone()
-                counts.append(int(row[0]))
+        starts = [now - rate.interval for rate in self._rates]
+        with self._lock:
+            if isinstance(self._bucket, PostgresBucket):
+                counts = _postgres_counts(self._bucket, starts)
+            else:
+                assert isinstance(self._bucket, SQLiteBucket)
+                counts = _sqlite_counts(self._bucket, starts)
         return max(0, self.per_minute - counts[0]), max(0, self.per_hour - counts[1])
 
     def close(self) -> None:
+        if isinstance(self._bucket, PostgresBucket):
+            return  # its pool is the process's, shared by every token (closed at exit)
         with self._lock:
-            self._bucket.close()  # type: ignore[no-untyped-call]  # pyrate-limiter leaves it untyped
+            self._bucket.close()
 
     def _now_ms(self) -> int:
         return round(self._clock() * 1000)
@@ -117,7 +135,50 @@ class TokenRateLimiter:
         self._bucket.leak(self._now_ms())
 
 
-def _open_bucket(rates: list[Rate], table: str, path: str | Path | None) -> SQLiteBucket:
+def _sqlite_counts(bucket: SQLiteBucket, starts: list[int]) -> list[int]:
+    counts = []
+    with bucket.lock:
+        for start in starts:
+            query = f"SELECT COUNT(*) FROM '{bucket.table}' WHERE item_timestamp >= ?"  # noqa: S608
+            counts.append(int(bucket.conn.execute(query, (start,)).fetchone()[0]))
+    return counts
+
+
+def _postgres_counts(bucket: PostgresBucket, starts: list[int]) -> list[int]:
+    from psycopg import sql
+
+    # the table pyrate-limiter made for the bucket (``ratelimit___<table>``)
+    table = sql.Identifier(f"ratelimit___{bucket.table}")
+    query = sql.SQL("SELECT COUNT(*) FROM {} WHERE item_timestamp >= TO_TIMESTAMP(%s)")
+    counts = []
+    with bucket.pool.connection() as db:
+        for start in starts:
+            row = db.execute(query.format(table), (start / 1000,)).fetchone()
+            counts.append(int(row[0]) if row else 0)
+    return counts
+
+
+_pools: dict[str, object] = {}
+_pools_lock = threading.Lock()
+
+
+def _postgres_bucket(rates: list[Rate], table: str, url: str) -> PostgresBucket:
+    """A bucket in the database at ``url``, through one connection pool per process and URL."""
+    from psycopg_pool import ConnectionPool
+
+    with _pools_lock:
+        pool = _pools.get(url)
+        if pool is None:
+            pool = _pools[url] = ConnectionPool(
+                url, min_size=1, max_size=POOL_SIZE, open=True, name="mxguard-rate-limits"
+            )
+    assert isinstance(pool, ConnectionPool)
+    return PostgresBucket(pool, table, rates)
+
+
+def _open_bucket(rates: list[Rate], table: str, path: str | Path | None) -> AbstractBucket:
+    if isinstance(path, str) and path.startswith(POSTGRES_SCHEMES):
+        return _postgres_bucket(rates, table, path)
     if path is None:
         default = default_rate_limit_db()
         try:

@@ -83,3 +83,28 @@ class Attempt:
 
 EXCERPT_LIMIT = 500
 """Characters of a target's answer kept with an attempt."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Lease:
+    """The right to do one piece of work alone (poll a token's streams) until it expires.
+
+    ``fence`` grows each time another holder takes the lease over: a write that carries an older
+    fence comes from a holder that lost the lease (paused past its expiry) and is refused.
+    """
+
+    name: str
+    holder: str
+    fence: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoredToken:
+    """A token the bridge keeps (sealed) and polls with, as listings show it: never the token."""
+
+    fingerprint: str
+    customer_id: str
+    label: str
+    added_by: str
+    """``subscription`` (it arrived with an API call) or ``operator`` (``bridge tokens add``)."""
+    subscriptions: int

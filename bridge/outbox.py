@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from api_client import MxGuardClient, MxGuardError
-from bridge.models import NewDelivery, Subscription
+from bridge.models import Lease, NewDelivery, Subscription
 from bridge.signing import webhook_id
 from bridge.storage import BridgeStorage
 from triggers import Poller, PollReport
@@ -71,6 +71,8 @@ class OutboxCursorStore:
         self.clock_us = clock_us
         self._pending: list[BaseModel] = []
         self._holds = Holds("another pump holds the stream {key}")
+        self.lease: Lease | None = None
+        """The token's lease this worker polls under: each commit is refused once it is lost."""
 
     def sink(self, items: Sequence[BaseModel]) -> None:
         """Hold a page's new items until the commit that follows it writes them."""
@@ -82,8 +84,11 @@ class OutboxCursorStore:
     def commit(self, key: str, state: CursorState, changes: SeenChanges) -> None:
         subscribers = self.storage.subscribers(self.fingerprint, self.trigger.key)
         deliveries = self.deliveries(subscribers, self._pending)
-        self.storage.commit(key, state, changes, deliveries)
-        self._pending.clear()
+        try:
+            self.storage.commit(key, state, changes, deliveries, lease=self.lease)
+        finally:
+            # written, or refused (the page is read again by whoever holds the stream now)
+            self._pending.clear()
 
     def deliveries(
         self, subscribers: list[Subscription], items: Sequence[BaseModel]
@@ -152,7 +157,9 @@ class Pump:
             budget_per_hour=budget_per_hour,
         )
 
-    def poll(self) -> PollReport:
-        """One poll: new items become outbox rows, committed with the cursor page by page."""
+    def poll(self, lease: Lease | None = None) -> PollReport:
+        """One poll: new items become outbox rows, committed with the cursor page by page,
+        each commit only while ``lease`` is held (``LeaseLostError`` stops the poll)."""
         with self.store.hold(self.key):
+            self.store.lease = lease
             return self.poller.poll(self.store.sink)

@@ -4,11 +4,19 @@ One pump per (token, event) with a subscription, whatever the number of subscrip
 ``MxGuardClient`` per token, so every stream of a token shares that token's rate limiter and the
 trigger cursor's budget plans against it. A round never raises for one stream's trouble (a token
 revoked, MxGuard down): the stream is reported and tried again next round, and delivery goes on.
+
+Several workers (bridge processes on one PostgreSQL database) share the tokens through leases:
+a worker polls a token's streams only under the token's lease (``token:<fingerprint>``), renewed
+each round, and its commits are refused once the lease is lost. Each worker also keeps a lease of
+its own (``worker:<id>``), so every worker can count the live ones and take at most its share of
+the tokens: a worker that joins gets tokens as the others give back what is above their share.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -17,8 +25,9 @@ from typing import Any
 
 from api_client import MxGuardClient, MxGuardError
 from bridge.delivery import Deliverer, DeliveryReport
+from bridge.models import Lease
 from bridge.outbox import Pump, stream_key
-from bridge.storage import BridgeStorage
+from bridge.storage import BridgeStorage, LeaseLostError
 from triggers.base import TriggerDefinition
 
 logger = logging.getLogger("bridge")
@@ -27,6 +36,12 @@ DEFAULT_INTERVAL_S = 60.0
 """Seconds between rounds: the triggers' poll interval."""
 DELIVERY_BATCH = 500
 """Rows a delivery pass takes at a time (passes repeat while rows are due)."""
+DEFAULT_LEASE_S = 120.0
+"""How long a worker's hold on a token lasts without renewal: longer than a round takes (the
+interval plus a poll that may wait for the rate limit), so only a worker that stopped or lost
+the database loses its tokens, and another takes them over within this delay."""
+TOKEN_LEASE = "token:"
+WORKER_LEASE = "worker:"
 
 
 @dataclass
@@ -37,6 +52,8 @@ class RoundReport:
     """Items the pumps emitted (before the fan-out to subscriptions)."""
     failed: dict[str, str] = field(default_factory=dict)
     """Stream -> why it could not be polled this round."""
+    others: list[str] = field(default_factory=list)
+    """Token fingerprints left to other workers this round (their lease, or above our share)."""
     delivery: DeliveryReport = field(default_factory=DeliveryReport)
 
 
@@ -50,8 +67,13 @@ class BridgeService:
         deliverer: Deliverer,
         clock_us: Callable[[], int],
         budget_per_hour: float | None = None,
+        worker_id: str | None = None,
+        lease_s: float = DEFAULT_LEASE_S,
     ) -> None:
         self.storage = storage
+        self.worker_id = worker_id or f"worker-{secrets.token_hex(6)}"
+        self.lease_s = lease_s
+        self._leases: dict[str, Lease] = {}
         self.triggers = triggers
         self.client_factory = client_factory
         self.deliverer = deliverer
@@ -63,18 +85,32 @@ class BridgeService:
     def run_round(self) -> RoundReport:
         """Poll every stream once, then deliver until nothing is due."""
         report = RoundReport()
+        by_token: dict[str, list[str]] = {}
         for fingerprint, event in self.storage.streams():
-            key = stream_key(fingerprint, event)
-            try:
-                pump = self._pump(fingerprint, event)
-                if pump is None:
-                    report.failed[key] = "no token stored for it, or an unknown event"
-                    continue
-                report.queued += pump.poll().emitted
-                report.polled.append(key)
-            except MxGuardError as error:
-                report.failed[key] = str(error)
-                logger.warning("bridge: %s not polled: %s", key, error)
+            by_token.setdefault(fingerprint, []).append(event)
+        held = self._leases_for(sorted(by_token))
+        for fingerprint, events in by_token.items():
+            lease = held.get(fingerprint)
+            if lease is None:
+                report.others.append(fingerprint)
+                continue
+            for event in events:
+                key = stream_key(fingerprint, event)
+                try:
+                    pump = self._pump(fingerprint, event)
+                    if pump is None:
+                        report.failed[key] = "no token stored for it, or an unknown event"
+                        continue
+                    report.queued += pump.poll(lease).emitted
+                    report.polled.append(key)
+                except LeaseLostError as lost:
+                    report.failed[key] = str(lost)
+                    self._leases.pop(fingerprint, None)
+                    logger.warning("bridge: %s: %s", key, lost)
+                    break
+                except MxGuardError as error:
+                    report.failed[key] = str(error)
+                    logger.warning("bridge: %s not polled: %s", key, error)
         while True:
             delivered = self.deliverer.deliver_due(DELIVERY_BATCH)
             report.delivery.attempted += delivered.attempted
@@ -87,7 +123,12 @@ class BridgeService:
     def serve(self, stop: threading.Event, interval_s: float = DEFAULT_INTERVAL_S) -> None:
         """Rounds every ``interval_s`` until ``stop`` is set (checked every 0.2 s while waiting)."""
         while not stop.is_set():
-            report = self.run_round()
+            try:
+                report = self.run_round()
+            except MxGuardError as error:  # the storage out of reach: try again next round
+                logger.warning("bridge: round failed: %s", error)
+                _pause(stop, interval_s)
+                continue
             logger.info(
                 "bridge: %d stream(s) polled, %d new, %d delivered, %d failed",
                 len(report.polled),
@@ -96,6 +137,49 @@ class BridgeService:
                 report.delivery.failed,
             )
             _pause(stop, interval_s)
+        try:
+            self.release()
+        except MxGuardError as error:  # the leases expire by themselves
+            logger.warning("bridge: leases not given back: %s", error)
+
+    def _leases_for(self, fingerprints: list[str]) -> dict[str, Lease]:
+        """The token leases this worker holds for the round: renewed, or newly taken up to its
+        share (the tokens divided by the live workers, rounded up); leases above the share are
+        given back so that a worker that joined gets some."""
+        self.storage.acquire_lease(WORKER_LEASE + self.worker_id, self.worker_id, self.lease_s)
+        workers = max(1, len(self.storage.live_leases(WORKER_LEASE)))
+        share = math.ceil(len(fingerprints) / workers) if fingerprints else 0
+        wanted = set(fingerprints)
+        for fingerprint in [f for f in self._leases if f not in wanted]:
+            self.storage.release_lease(self._leases.pop(fingerprint))
+        # renew first (they keep their pumps' warm state), then take free ones
+        order = sorted(fingerprints, key=lambda f: (f not in self._leases, f))
+        held: dict[str, Lease] = {}
+        for fingerprint in order:
+            if len(held) >= share:
+                old = self._leases.pop(fingerprint, None)
+                if old is not None:
+                    self.storage.release_lease(old)
+                continue
+            lease = self.storage.acquire_lease(
+                TOKEN_LEASE + fingerprint, self.worker_id, self.lease_s
+            )
+            if lease is None:
+                self._leases.pop(fingerprint, None)
+                continue
+            held[fingerprint] = self._leases[fingerprint] = lease
+        return held
+
+    def release(self) -> None:
+        """Give every lease back (a worker stopping cleanly): others take over at once."""
+        for lease in self._leases.values():
+            self.storage.release_lease(lease)
+        self._leases.clear()
+        worker = self.storage.acquire_lease(
+            WORKER_LEASE + self.worker_id, self.worker_id, self.lease_s
+        )
+        if worker is not None:
+            self.storage.release_lease(worker)
 
     def close(self) -> None:
         for client in self._clients.values():

@@ -26,25 +26,37 @@ import sqlite3
 import stat
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from filelock import FileLock, Timeout
 
-from api_client.errors import MxGuardError
-from bridge.models import Attempt, Delivery, NewDelivery, Subscription, SubscriptionStatus
+from bridge.models import (
+    Attempt,
+    Delivery,
+    Lease,
+    NewDelivery,
+    StoredToken,
+    Subscription,
+    SubscriptionStatus,
+)
 from bridge.secrets_box import SecretBox
+from bridge.storage import SUBSCRIPTION, BridgeStorageError, LeaseLostError
 from triggers.cursor import CursorState, SeenChanges
 
 APPLICATION_ID = 0x4D584742
 """``PRAGMA application_id`` of a bridge file ("MXGB"): another program's SQLite file, or a
 trigger cursor file, is refused rather than written into."""
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE tokens (
-    fingerprint TEXT PRIMARY KEY, customer_id TEXT NOT NULL, sealed TEXT NOT NULL);
+    fingerprint TEXT PRIMARY KEY, customer_id TEXT NOT NULL, sealed TEXT NOT NULL,
+    label TEXT NOT NULL DEFAULT '', added_by TEXT NOT NULL DEFAULT 'subscription');
+CREATE TABLE leases (
+    name TEXT PRIMARY KEY, holder TEXT NOT NULL, fence INTEGER NOT NULL,
+    expires_at REAL NOT NULL);
 CREATE TABLE subscriptions (
     id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, token_fingerprint TEXT NOT NULL,
     event TEXT NOT NULL, filters TEXT NOT NULL, target_url TEXT NOT NULL,
@@ -79,7 +91,15 @@ CREATE INDEX attempts_subscription ON attempts (subscription_id, at, id);
 """
 """Outbox and attempt ids are AUTOINCREMENT: an id is never reused after rows are removed, so
 an attempt always names the delivery it was made for."""
-MIGRATIONS: dict[int, str] = {}
+MIGRATIONS: dict[int, str] = {
+    1: """
+ALTER TABLE tokens ADD COLUMN label TEXT NOT NULL DEFAULT '';
+ALTER TABLE tokens ADD COLUMN added_by TEXT NOT NULL DEFAULT 'subscription';
+CREATE TABLE leases (
+    name TEXT PRIMARY KEY, holder TEXT NOT NULL, fence INTEGER NOT NULL,
+    expires_at REAL NOT NULL);
+""",
+}
 """Version -> the statements that bring a file of that version to the next one."""
 
 SETUP_ATTEMPTS = 50
@@ -93,10 +113,6 @@ SELECT_SUBSCRIPTIONS = (
     "description, created_at, status, failing_since FROM subscriptions "
 )
 """The columns ``_subscription`` reads, in its order."""
-
-
-class BridgeStorageError(MxGuardError):
-    """The bridge's file cannot be used or written; the message names the path and the cause."""
 
 
 class BridgeStorageFileError(BridgeStorageError):
@@ -140,9 +156,12 @@ def _check_path(path: Path) -> None:
 class SQLiteBridgeStorage:
     """``bridge.storage.BridgeStorage`` in one SQLite file; secrets sealed with ``box``."""
 
-    def __init__(self, path: Path, box: SecretBox) -> None:
+    def __init__(
+        self, path: Path, box: SecretBox, *, clock: Callable[[], float] = time.time
+    ) -> None:
         self.path = Path(path)
         self._box = box
+        self._clock = clock
         self._lock = threading.RLock()
         _check_path(self.path)
         setup = FileLock(f"{self.path}.lock", timeout=SETUP_LOCK_WAIT_S)
@@ -172,6 +191,10 @@ class SQLiteBridgeStorage:
 
     def __repr__(self) -> str:
         return f"SQLiteBridgeStorage({str(self.path)!r})"
+
+    @property
+    def location(self) -> str:
+        return str(self.path)
 
     def _set_up(self) -> None:
         """Journal mode, then schema and version in one transaction: several processes opening
@@ -250,16 +273,57 @@ class SQLiteBridgeStorage:
         return BridgeStorageError(f"{doing} {self.path}: {cause}")
 
     # -- tokens ------------------------------------------------------------------------------------
-    def put_token(self, customer_id: str, fingerprint: str, token: str) -> None:
-        """Keep (or replace) a customer's token, sealed, under its fingerprint."""
+    def put_token(
+        self,
+        customer_id: str,
+        fingerprint: str,
+        token: str,
+        *,
+        label: str = "",
+        added_by: str = SUBSCRIPTION,
+    ) -> None:
+        """Keep (or replace) a customer's token, sealed, under its fingerprint; an operator's
+        label and ``added_by`` stay when a subscription's call brings the token again."""
         sealed = self._box.seal(token, context=f"token:{fingerprint}")
         with self._writing("cannot write a token to") as db:
             db.execute(
-                "INSERT INTO tokens (fingerprint, customer_id, sealed) VALUES (?, ?, ?) "
+                "INSERT INTO tokens (fingerprint, customer_id, sealed, label, added_by) "
+                "VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT (fingerprint) DO UPDATE SET customer_id = excluded.customer_id, "
-                "sealed = excluded.sealed",
-                (fingerprint, customer_id, sealed),
+                "sealed = excluded.sealed, "
+                "label = CASE WHEN excluded.added_by = 'subscription' THEN tokens.label "
+                "ELSE excluded.label END, "
+                "added_by = CASE WHEN excluded.added_by = 'subscription' THEN tokens.added_by "
+                "ELSE excluded.added_by END",
+                (fingerprint, customer_id, sealed, label, added_by),
             )
+
+    def tokens(self) -> list[StoredToken]:
+        rows = self._read(
+            "SELECT t.fingerprint, t.customer_id, t.label, t.added_by, "
+            "(SELECT count(*) FROM subscriptions s WHERE s.token_fingerprint = t.fingerprint) "
+            "FROM tokens t ORDER BY t.fingerprint"
+        )
+        return [
+            StoredToken(
+                fingerprint=r[0], customer_id=r[1], label=r[2], added_by=r[3], subscriptions=r[4]
+            )
+            for r in rows
+        ]
+
+    def remove_token(self, fingerprint: str) -> int | None:
+        with self._writing("cannot remove a token from") as db:
+            if not db.execute("DELETE FROM tokens WHERE fingerprint = ?", (fingerprint,)).rowcount:
+                return None
+            db.execute(
+                "DELETE FROM outbox WHERE delivered_at IS NULL AND subscription_id IN "
+                "(SELECT id FROM subscriptions WHERE token_fingerprint = ?)",
+                (fingerprint,),
+            )
+            removed: int = db.execute(
+                "DELETE FROM subscriptions WHERE token_fingerprint = ?", (fingerprint,)
+            ).rowcount
+        return removed
 
     def token(self, fingerprint: str) -> str | None:
         """The token with this fingerprint, opened; None when unknown. ``WrongKeyError`` when
@@ -354,6 +418,48 @@ class SQLiteBridgeStorage:
                 (status.value, failing_since, subscription_id),
             )
 
+    # -- leases ------------------------------------------------------------------------------------
+    def acquire_lease(self, name: str, holder: str, ttl_s: float) -> Lease | None:
+        """Take the lease when it is free or expired (the fence moves on when the holder
+        changes), or renew it for its holder; None while another holder's runs."""
+        now = self._clock()
+        with self._writing("cannot write a lease to") as db:
+            row = db.execute(
+                "INSERT INTO leases (name, holder, fence, expires_at) VALUES (?, ?, 1, ?) "
+                "ON CONFLICT (name) DO UPDATE SET "
+                "fence = CASE WHEN leases.holder = excluded.holder THEN leases.fence "
+                "ELSE leases.fence + 1 END, "
+                "holder = excluded.holder, expires_at = excluded.expires_at "
+                "WHERE leases.holder = excluded.holder OR leases.expires_at <= ? "
+                "RETURNING fence",
+                (name, holder, now + ttl_s, now),
+            ).fetchone()
+        return None if row is None else Lease(name=name, holder=holder, fence=row[0])
+
+    def release_lease(self, lease: Lease) -> None:
+        with self._writing("cannot release a lease in") as db:
+            db.execute(
+                "UPDATE leases SET expires_at = 0 WHERE name = ? AND holder = ? AND fence = ?",
+                (lease.name, lease.holder, lease.fence),
+            )
+
+    def live_leases(self, prefix: str) -> list[Lease]:
+        rows = self._read(
+            "SELECT name, holder, fence FROM leases WHERE substr(name, 1, ?) = ? "
+            "AND expires_at > ? ORDER BY name",
+            (len(prefix), prefix, self._clock()),
+        )
+        return [Lease(name=r[0], holder=r[1], fence=r[2]) for r in rows]
+
+    def _check_lease(self, db: sqlite3.Connection, lease: Lease) -> None:
+        row = db.execute(
+            "SELECT holder, fence, expires_at FROM leases WHERE name = ?", (lease.name,)
+        ).fetchone()
+        if row is None or (row[0], row[1]) != (lease.holder, lease.fence):
+            raise LeaseLostError(f"the lease {lease.name} was taken over; nothing written")
+        if row[2] <= self._clock():
+            raise LeaseLostError(f"the lease {lease.name} expired; nothing written")
+
     # -- the pumps ---------------------------------------------------------------------------------
     def streams(self) -> list[tuple[str, str]]:
         rows = self._read(
@@ -406,12 +512,16 @@ class SQLiteBridgeStorage:
         state: CursorState,
         changes: SeenChanges,
         deliveries: list[NewDelivery],
+        lease: Lease | None = None,
     ) -> None:
         """In one transaction: the stream's cursor (only the changed ids of ``seen``) and its
         page's outbox rows. A row already there (the page read again after a crash) is left as
         it is: ``(subscription_id, webhook_id)`` is unique. Rows for a subscription removed
-        meanwhile are not written: nothing would send them."""
+        meanwhile are not written: nothing would send them. Under ``lease``, only while it is
+        held with that fence (``LeaseLostError``)."""
         with self._writing("cannot write the stream's cursor and outbox to") as db:
+            if lease is not None:
+                self._check_lease(db, lease)
             number = db.execute(
                 "INSERT INTO streams (key, floor, watermark, last_sweep, resume_since, "
                 "resume_page, sweep_started, resume_until, rate, last_poll, spent) "

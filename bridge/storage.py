@@ -9,14 +9,60 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from bridge.models import Attempt, Delivery, NewDelivery, Subscription, SubscriptionStatus
+from api_client.errors import MxGuardError
+from bridge.models import (
+    Attempt,
+    Delivery,
+    Lease,
+    NewDelivery,
+    StoredToken,
+    Subscription,
+    SubscriptionStatus,
+)
 from triggers.cursor import CursorState, SeenChanges
+
+OPERATOR = "operator"
+SUBSCRIPTION = "subscription"
+"""Who added a token: ``bridge tokens add``, or an API call that carried it."""
+
+
+class BridgeStorageError(MxGuardError):
+    """The bridge's storage cannot be used or written; the message says where (a file's path,
+    a database without its password) and the cause."""
+
+
+class LeaseLostError(MxGuardError):
+    """A write under a lease that is no longer held (expired, or taken over since): refused, so a
+    worker paused past its lease cannot overwrite what the new holder did."""
 
 
 class BridgeStorage(Protocol):
+    @property
+    def location(self) -> str:
+        """Where the data lives, for messages: a path, or a database URL without password."""
+        ...
+
     # -- tokens: kept encrypted, because the bridge polls with them ------------------------------
-    def put_token(self, customer_id: str, fingerprint: str, token: str) -> None:
-        """Keep (or replace) a customer's token, encrypted at rest, under its fingerprint."""
+    def put_token(
+        self,
+        customer_id: str,
+        fingerprint: str,
+        token: str,
+        *,
+        label: str = "",
+        added_by: str = SUBSCRIPTION,
+    ) -> None:
+        """Keep (or replace) a customer's token, encrypted at rest, under its fingerprint. An
+        operator's label and ``added_by`` survive a later call that only carries the token."""
+        ...
+
+    def tokens(self) -> list[StoredToken]:
+        """Every token kept, without the tokens themselves, by fingerprint."""
+        ...
+
+    def remove_token(self, fingerprint: str) -> int | None:
+        """Forget a token and its subscriptions (and their undelivered rows); how many
+        subscriptions went with it, None when no such token is kept."""
         ...
 
     def token(self, fingerprint: str) -> str | None:
@@ -49,6 +95,21 @@ class BridgeStorage(Protocol):
         self, subscription_id: str, status: SubscriptionStatus, failing_since: int | None
     ) -> None: ...
 
+    # -- leases: one worker at a time per token -------------------------------------------------
+    def acquire_lease(self, name: str, holder: str, ttl_s: float) -> Lease | None:
+        """Take or renew the lease ``name`` for ``ttl_s`` seconds of the storage's clock; None
+        while another holder's lease runs. A takeover moves the fence on."""
+        ...
+
+    def release_lease(self, lease: Lease) -> None:
+        """Give the lease up early (a worker stopping), if it is still this one."""
+        ...
+
+    def live_leases(self, prefix: str) -> list[Lease]:
+        """The leases whose name starts with ``prefix`` and that have not expired (e.g. the
+        workers' own ``worker:`` leases, to count who shares the work)."""
+        ...
+
     # -- the pumps ---------------------------------------------------------------------------------
     def streams(self) -> list[tuple[str, str]]:
         """(token fingerprint, event) of every stream with a subscription that is not disabled:
@@ -68,9 +129,11 @@ class BridgeStorage(Protocol):
         state: CursorState,
         changes: SeenChanges,
         deliveries: list[NewDelivery],
+        lease: Lease | None = None,
     ) -> None:
         """In one transaction: the stream's cursor and its page's outbox rows. A crash before it
-        leaves neither (the page is read again); after it, both."""
+        leaves neither (the page is read again); after it, both. Under ``lease``, only while it
+        is still held with that fence (``LeaseLostError`` otherwise, and nothing is written)."""
         ...
 
     # -- the delivery worker ---------------------------------------------------------------------

@@ -27,8 +27,10 @@ number is the exit code of the ``mxguard`` command line (the table is ``connecto
      ├── SecretBoxError                   bridge.secrets_box: the key cannot seal or open 1
      │    ├── KeyFileError                    the key file is unsafe or unreadable    1
      │    └── WrongKeyError                   sealed with another key                 1
-     ├── BridgeStorageError               bridge.sqlite: the database cannot be used  1
-     │    └── BridgeStorageFileError          --data holds no bridge database         2
+     ├── BridgeStorageError               bridge.storage: the database cannot be used 1
+     │    ├── BridgeStorageFileError          bridge.sqlite: --data holds no bridge file 2
+     │    └── PostgresStorageError            bridge.postgres: --db unreachable or other 1
+     ├── LeaseLostError                   bridge.storage: a worker's lease was taken over 1
      ├── CursorResetRefusedError          bridge.outbox: a pump's cursor never restarts 1
      └── ExportError                      the manifests cannot be exported; ValueError 1
           └── ExportOptionError               an export option that cannot work       2
@@ -62,10 +64,12 @@ from api_client.errors import (
     ServerError,
 )
 from bridge.outbox import CursorResetRefusedError
+from bridge.postgres import PostgresStorageError
 from bridge.retry import RetryScheduleError
 from bridge.secrets_box import KeyFileError, SecretBoxError, WrongKeyError
 from bridge.signing import SignatureError
-from bridge.sqlite import BridgeStorageError, BridgeStorageFileError
+from bridge.sqlite import BridgeStorageFileError
+from bridge.storage import BridgeStorageError, LeaseLostError
 from bridge.targets import TargetRefusedError
 from triggers.store import CursorHeldError
 
@@ -89,9 +93,11 @@ __all__ = [
     "InvalidRequestError",
     "InvalidTokenError",
     "KeyFileError",
+    "LeaseLostError",
     "MalformedResponseError",
     "MxGuardError",
     "NotFoundError",
+    "PostgresStorageError",
     "RateBudgetExhaustedError",
     "RateLimitedError",
     "RetryScheduleError",

@@ -37,9 +37,8 @@ from bridge.outbox import Pump
 from bridge.retry import RetrySchedule
 from bridge.secrets_box import SecretBox
 from bridge.signing import SignatureError, new_secret, verify
-from bridge.sqlite import SQLiteBridgeStorage
 from sandbox.server import free_port
-from tests.bridge_support import Receiver
+from tests.bridge_support import Receiver, open_storage
 from tests.scenario_replay import ScenarioRun
 from tests.support import Account, SandboxAdmin
 from triggers.polling.new_verdict import TRIGGER as NEW_VERDICT
@@ -81,7 +80,7 @@ class BridgeScenarioRun:
     ) -> None:
         self.run = ScenarioRun(admin, account, defaults, folder / "cursors.sqlite", scenario)
         self.receiver = receiver
-        self.storage = SQLiteBridgeStorage(
+        self.storage = open_storage(
             folder / "bridge.sqlite", SecretBox.from_environment(folder, environ={})
         )
         fingerprint = self.run.client.token.fingerprint

@@ -4,21 +4,106 @@ seeded delivery attempts."""
 
 from __future__ import annotations
 
+import atexit
+import hashlib
+import os
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import uvicorn
 
 from api_client.contract import MICROS
 from bridge.models import Attempt, NewDelivery
+from bridge.secrets_box import SecretBox
 from bridge.sqlite import SQLiteBridgeStorage
+from bridge.storage import BridgeStorage
 from sandbox.server import LOOPBACK, free_port
+from tests.postgres_server import PostgresServer
 from triggers.cursor import CursorState, SeenChanges
+
+BACKEND_ENV = "MXGUARD_TEST_BRIDGE_DB"
+"""``postgres``: the bridge's tests run on PostgreSQL (a server the suite starts), not SQLite."""
+ON_POSTGRES = os.environ.get(BACKEND_ENV, "sqlite") == "postgres"
+sqlite_only = pytest.mark.skipif(ON_POSTGRES, reason="about the SQLite file itself")
+
+_server: PostgresServer | None = None
+
+
+def postgres_server() -> PostgresServer:
+    """The PostgreSQL server of this test process, started on first use, stopped at exit."""
+    global _server
+    if _server is None:
+        _server = PostgresServer().start()
+        atexit.register(_server.stop)
+    return _server
+
+
+def database_at(path: Path) -> str:
+    """On PostgreSQL, the URL of the database that stands for ``path`` (made when missing)."""
+    server = postgres_server()
+    name = "t_" + hashlib.sha256(str(path).encode()).hexdigest()[:20]
+    with psycopg.connect(server.dsn(), autocommit=True) as db:
+        if not db.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            db.execute(f'CREATE DATABASE "{name}"')
+    return server.dsn(name)
+
+
+def open_storage(path: Path, box: SecretBox) -> BridgeStorage:
+    """The bridge's storage "at" ``path``: that SQLite file, or, on PostgreSQL, a database of
+    its own named after the path (opening the same path again opens the same database)."""
+    if not ON_POSTGRES:
+        return SQLiteBridgeStorage(path, box)
+    from bridge.postgres import PostgresBridgeStorage
+
+    return PostgresBridgeStorage(database_at(path), box, pool_size=4)
+
+
+def raw_execute(path: Path, sql: str) -> None:
+    """Run ``sql`` on the data "at" ``path`` behind the storage's back (a test tampering)."""
+    if ON_POSTGRES:
+        with psycopg.connect(database_at(path), autocommit=True) as db:
+            db.execute(sql.encode())
+        return
+    plain = sqlite3.connect(path)
+    with plain:
+        plain.execute(sql)
+    plain.close()
+
+
+def stored_bytes(path: Path) -> bytes:
+    """Every byte kept "at" ``path``: the SQLite file with its WAL and shared memory, or every
+    row of every table of the PostgreSQL database as text."""
+    if not ON_POSTGRES:
+        files = sorted(path.parent.glob(path.name + "*"))
+        return b"".join(p.read_bytes() for p in files if p.is_file())
+    with psycopg.connect(database_at(path)) as db:
+        tables = db.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+        ).fetchall()
+        rows = [
+            db.execute(f'SELECT t::text FROM "{table}" t'.encode()).fetchall()
+            for (table,) in tables
+        ]
+    return "\n".join(row[0] for table in rows for row in table).encode()
+
+
+@contextmanager
+def storage_at(path: Path, box: SecretBox | None = None) -> Iterator[BridgeStorage]:
+    """``open_storage`` as a context (closed at the end); the box from the path's folder."""
+    made = open_storage(path, box or SecretBox.from_environment(path.parent, environ={}))
+    try:
+        yield made
+    finally:
+        made.close()
 
 
 @dataclass
@@ -122,9 +207,7 @@ class BridgeServer:
         self._thread.join(timeout=5)
 
 
-def seed_attempts(
-    storage: SQLiteBridgeStorage, stream: str, subscription_id: str, start: int
-) -> None:
+def seed_attempts(storage: BridgeStorage, stream: str, subscription_id: str, start: int) -> None:
     """Two queued deliveries of the subscription: the first failed twice (a 500, then no
     answer), the second succeeded; times from ``start`` (µs)."""
     rows = [

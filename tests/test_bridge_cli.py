@@ -19,12 +19,17 @@ import pytest
 from api_client import MxGuardClient, Secret
 from bridge.api import create_app
 from bridge.secrets_box import SecretBox
-from bridge.sqlite import SQLiteBridgeStorage
+from bridge.storage import BridgeStorage
 from connector import registry
 from connector.cli import bridge as bridge_cli
 from connector.cli import invoke
 from sandbox.server import LOOPBACK, SandboxServer, free_port
-from tests.bridge_support import BridgeServer, public_resolver, seed_attempts
+from tests.bridge_support import (
+    BridgeServer,
+    open_storage,
+    public_resolver,
+    seed_attempts,
+)
 from tests.support import Account
 
 MICROS = 1_000_000
@@ -38,7 +43,7 @@ UNKNOWN_TOKEN = "mxg_test_" + "Z" * 43
 @dataclass
 class RunningBridge:
     base_url: str
-    storage: SQLiteBridgeStorage
+    storage: BridgeStorage
 
 
 @pytest.fixture(scope="module")
@@ -47,9 +52,7 @@ def running_bridge(
 ) -> Iterator[RunningBridge]:
     """The bridge's API (``create_app``, as ``bridge serve`` builds it) on a loopback port."""
     folder: Path = tmp_path_factory.mktemp("bridge")
-    storage = SQLiteBridgeStorage(
-        folder / "bridge.sqlite", SecretBox.from_environment(folder, environ={})
-    )
+    storage = open_storage(folder / "bridge.sqlite", SecretBox.from_environment(folder, environ={}))
     app = create_app(
         storage,
         triggers=registry.triggers(),

@@ -25,9 +25,8 @@ import pytest
 from api_client import MxGuardClient
 from bridge.api import create_app
 from bridge.secrets_box import SecretBox
-from bridge.sqlite import SQLiteBridgeStorage
 from sandbox.server import SandboxServer
-from tests.bridge_support import BridgeServer, Clock, public_resolver
+from tests.bridge_support import BridgeServer, Clock, open_storage, public_resolver
 from tests.support import SandboxAdmin
 from tests.test_bridge_api import GOOD_SECRET, START, TARGET, TRIGGERS
 from tests.test_contract import _without_faketime
@@ -72,7 +71,7 @@ expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "422", "429", "5x
 def bridge_url(tmp_path: Path, roomy_sandbox: SandboxServer) -> Iterator[str]:
     """A bridge API on a loopback port, against a sandbox whose rate limits do not matter (the
     samples route costs an MxGuard request per call)."""
-    storage = SQLiteBridgeStorage(
+    storage = open_storage(
         tmp_path / "bridge.sqlite", SecretBox.from_environment(tmp_path, environ={})
     )
     app = create_app(

@@ -20,9 +20,9 @@ from bridge.outbox import Pump
 from bridge.retry import RetrySchedule
 from bridge.secrets_box import SecretBox
 from bridge.signing import new_secret, webhook_id
-from bridge.sqlite import SQLiteBridgeStorage
+from bridge.storage import BridgeStorage
 from sandbox.server import SandboxServer
-from tests.bridge_support import Clock, Receiver
+from tests.bridge_support import Clock, Receiver, storage_at
 from tests.client_support import aligned_time
 from tests.support import SandboxAdmin
 from triggers.cursor import CursorState, SeenChanges
@@ -35,8 +35,8 @@ the worker itself reads only the injected ``Clock``."""
 
 
 @pytest.fixture
-def storage(tmp_path: Path) -> Iterator[SQLiteBridgeStorage]:
-    with SQLiteBridgeStorage(
+def storage(tmp_path: Path) -> Iterator[BridgeStorage]:
+    with storage_at(
         tmp_path / "bridge.sqlite", SecretBox.from_environment(tmp_path, environ={})
     ) as made:
         yield made
@@ -57,7 +57,7 @@ def subscription(
     )
 
 
-def queue(storage: SQLiteBridgeStorage, sub: Subscription, *item_ids: str) -> None:
+def queue(storage: BridgeStorage, sub: Subscription, *item_ids: str) -> None:
     rows = [
         NewDelivery(
             subscription_id=sub.id,
@@ -73,7 +73,7 @@ def queue(storage: SQLiteBridgeStorage, sub: Subscription, *item_ids: str) -> No
     storage.commit("new_verdict:ab12cd34", CursorState.starting_at(0), SeenChanges(), rows)
 
 
-def deliverer(storage: SQLiteBridgeStorage, clock: Clock, **options: Any) -> Deliverer:
+def deliverer(storage: BridgeStorage, clock: Clock, **options: Any) -> Deliverer:
     return Deliverer(
         storage,
         allow_private_targets=True,
@@ -84,7 +84,7 @@ def deliverer(storage: SQLiteBridgeStorage, clock: Clock, **options: Any) -> Del
 
 
 def test_a_delivery_is_signed_as_the_standard_webhooks_package_verifies(
-    storage: SQLiteBridgeStorage, receiver: Receiver
+    storage: BridgeStorage, receiver: Receiver
 ) -> None:
     sub = subscription(receiver.url)
     storage.add_subscription(sub)
@@ -101,7 +101,7 @@ def test_a_delivery_is_signed_as_the_standard_webhooks_package_verifies(
 
 
 def test_a_receiver_failing_for_a_while_then_answering_gets_everything_in_order(
-    storage: SQLiteBridgeStorage, receiver: Receiver
+    storage: BridgeStorage, receiver: Receiver
 ) -> None:
     sub = subscription(receiver.url)
     storage.add_subscription(sub)
@@ -126,7 +126,7 @@ def test_a_receiver_failing_for_a_while_then_answering_gets_everything_in_order(
 
 
 def test_410_disables_the_subscription_at_once_and_keeps_its_rows(
-    storage: SQLiteBridgeStorage, receiver: Receiver
+    storage: BridgeStorage, receiver: Receiver
 ) -> None:
     sub = subscription(receiver.url)
     storage.add_subscription(sub)
@@ -145,7 +145,7 @@ def test_410_disables_the_subscription_at_once_and_keeps_its_rows(
 
 
 def test_a_redirect_is_a_failure_and_is_not_followed(
-    storage: SQLiteBridgeStorage, receiver: Receiver
+    storage: BridgeStorage, receiver: Receiver
 ) -> None:
     sub = subscription(receiver.url)
     storage.add_subscription(sub)
@@ -161,7 +161,7 @@ def test_a_redirect_is_a_failure_and_is_not_followed(
 
 
 def test_a_private_target_is_not_called_without_the_operators_flag(
-    storage: SQLiteBridgeStorage, receiver: Receiver
+    storage: BridgeStorage, receiver: Receiver
 ) -> None:
     sub = subscription(receiver.url)
     storage.add_subscription(sub)
@@ -175,7 +175,7 @@ def test_a_private_target_is_not_called_without_the_operators_flag(
 
 
 def test_from_the_sandbox_through_a_pump_to_receivers_each_item_once(
-    roomy_sandbox: SandboxServer, storage: SQLiteBridgeStorage, receiver: Receiver
+    roomy_sandbox: SandboxServer, storage: BridgeStorage, receiver: Receiver
 ) -> None:
     admin = SandboxAdmin(roomy_sandbox)
     account = admin.new_account(domains=("example.com",))

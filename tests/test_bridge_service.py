@@ -16,9 +16,9 @@ from bridge.retry import RetrySchedule
 from bridge.secrets_box import SecretBox
 from bridge.service import BridgeService
 from bridge.signing import new_secret
-from bridge.sqlite import SQLiteBridgeStorage
+from bridge.storage import BridgeStorage
 from sandbox.server import SandboxServer
-from tests.bridge_support import Receiver
+from tests.bridge_support import Receiver, storage_at
 from tests.client_support import aligned_time
 from tests.support import Account, SandboxAdmin, SandboxTime
 from triggers.polling.new_quarantined_message import TRIGGER as NEW_QUARANTINED_MESSAGE
@@ -29,16 +29,14 @@ TRIGGERS = {t.key: t for t in (NEW_VERDICT, NEW_QUARANTINED_MESSAGE)}
 
 
 @pytest.fixture
-def storage(tmp_path: Path) -> Iterator[SQLiteBridgeStorage]:
-    with SQLiteBridgeStorage(
+def storage(tmp_path: Path) -> Iterator[BridgeStorage]:
+    with storage_at(
         tmp_path / "bridge.sqlite", SecretBox.from_environment(tmp_path, environ={})
     ) as made:
         yield made
 
 
-def service_for(
-    storage: SQLiteBridgeStorage, admin: SandboxAdmin, time: SandboxTime
-) -> BridgeService:
+def service_for(storage: BridgeStorage, admin: SandboxAdmin, time: SandboxTime) -> BridgeService:
     def client(token: str) -> MxGuardClient:
         return MxGuardClient(
             token, admin.base_url, rate_limit_db=":memory:", clock=time.clock, sleep=time.sleep
@@ -56,7 +54,7 @@ def service_for(
 
 
 def subscribe(
-    storage: SQLiteBridgeStorage, account: Account, token: str, event: str, target: str, n: int
+    storage: BridgeStorage, account: Account, token: str, event: str, target: str, n: int
 ) -> Subscription:
     fingerprint = MxGuardClient(token, "http://127.0.0.1:9", rate_limit_db=":memory:").token
     sub = Subscription(
@@ -75,7 +73,7 @@ def subscribe(
 
 
 def test_each_stream_is_polled_once_a_round_and_its_items_delivered(
-    roomy_sandbox: SandboxServer, storage: SQLiteBridgeStorage, receiver: Receiver
+    roomy_sandbox: SandboxServer, storage: BridgeStorage, receiver: Receiver
 ) -> None:
     admin = SandboxAdmin(roomy_sandbox)
     account = admin.new_account(domains=("example.com",))
@@ -99,7 +97,7 @@ def test_each_stream_is_polled_once_a_round_and_its_items_delivered(
 
 
 def test_a_stream_whose_token_was_revoked_is_reported_and_the_others_go_on(
-    roomy_sandbox: SandboxServer, storage: SQLiteBridgeStorage, receiver: Receiver
+    roomy_sandbox: SandboxServer, storage: BridgeStorage, receiver: Receiver
 ) -> None:
     admin = SandboxAdmin(roomy_sandbox)
     good = admin.new_account(domains=("example.com",))
@@ -119,5 +117,5 @@ def test_a_stream_whose_token_was_revoked_is_reported_and_the_others_go_on(
     assert gone.token not in why
 
 
-def _streams(storage: SQLiteBridgeStorage) -> list[tuple[str, str]]:
+def _streams(storage: BridgeStorage) -> list[tuple[str, str]]:
     return [(event, fingerprint) for fingerprint, event in storage.streams()]
