@@ -29,6 +29,7 @@ from api_client.contract import DEFAULT_BASE_URL, DEFAULT_PER_HOUR, DEFAULT_PER_
 from connector import __version__
 from connector.cli import (
     bridge,
+    bridge_tokens,  # noqa: F401 - registers `bridge tokens` under `bridge`
     contract,
     demo,
     export,

@@ -13,6 +13,10 @@ command line's exit codes. The token is sent in the Authorization header only, a
 from __future__ import annotations
 
 import json
+import os
+import secrets
+import signal
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -28,6 +32,7 @@ from api_client import MxGuardClient, Secret, check_token
 from api_client.config import DISTRIBUTION, user_agent
 from api_client.contract import MICROS
 from api_client.errors import shown
+from bridge.secrets_box import KEY_ENV
 from connector import registry
 from connector.cli.base import Settings, pass_settings
 from connector.cli.poll import Rate, since
@@ -39,6 +44,7 @@ BRIDGE_URL_ENV = "MXGUARD_BRIDGE_URL"
 BRIDGE_URL = "mxguard.bridge_url"
 """Where the group keeps ``--bridge-url`` for its commands (``click.Context.meta``)."""
 CONNECT_TIMEOUT = 5.0
+DB_ENV = "MXGUARD_BRIDGE_DB"
 READ_TIMEOUT = 60.0
 """Seconds the bridge has to answer: it may ask MxGuard whose the token is first."""
 
@@ -88,6 +94,18 @@ def bridge(ctx: click.Context, bridge_url: str) -> None:
     ctx.meta[BRIDGE_URL] = bridge_url
 
 
+def _db_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--db``: a PostgreSQL URL (checked before anything connects; never echoed, it may hold
+    a password)."""
+    from bridge.backends import is_postgres_url
+
+    if value is None or not value.strip():
+        return None
+    if not is_postgres_url(value.strip()):
+        raise click.BadParameter("give a postgresql:// URL, e.g. postgresql://bridge@db/bridge")
+    return value.strip()
+
+
 class Schedule(click.ParamType[Any]):
     """``--retry-schedule 5s,5m,30m,2h``."""
 
@@ -132,6 +150,35 @@ class Schedule(click.ParamType[Any]):
 )
 @click.option("--retry-schedule", type=Schedule(), help="Delays between attempts, e.g. 5s,5m,30m.")
 @click.option("--budget", type=Rate(), metavar="RATE", help="Each stream's share, e.g. 200/h.")
+@click.option(
+    "--db",
+    "db_url",
+    envvar=DB_ENV,
+    callback=_db_url,
+    metavar="URL",
+    help="A PostgreSQL database (postgresql://user:password@host/name) shared by any number of "
+    "bridge processes, instead of SQLite in --data. Every process needs the same key: set "
+    f"{KEY_ENV}. [env: {DB_ENV}]",
+)
+@click.option(
+    "--worker-id",
+    metavar="NAME",
+    help="This process's name in leases and claims [default: host, process id, random].",
+)
+@click.option(
+    "--lease",
+    "lease_s",
+    type=click.FloatRange(10, 3600),
+    default=120.0,
+    show_default=True,
+    help="Seconds a worker holds a token without renewing it: another worker takes the token "
+    "over this long after one stops. More than --interval.",
+)
+@click.option(
+    "--no-api",
+    is_flag=True,
+    help="Poll and deliver only, without the API (more workers beside a bridge that serves it).",
+)
 @pass_settings
 def serve(
     settings: Settings,
@@ -142,24 +189,43 @@ def serve(
     allow_private_targets: bool,
     retry_schedule: Any,
     budget: float | None,
+    db_url: str | None,
+    worker_id: str | None,
+    lease_s: float,
+    no_api: bool,
 ) -> None:
     """Run the bridge until interrupted: the subscription API on HOST:PORT (Swagger UI at
-    /docs), one pump per token and event, and the delivery of what they find."""
+    /docs), one pump per token and event, and the delivery of what they find.
+
+    With --db, any number of such processes, on any number of machines, share the work: each
+    token is polled by one of them at a time (a lease), its rate limits are counted in the
+    database for all of them, and deliveries are claimed by whichever is free. See
+    docs/bridge.md."""
     import uvicorn
 
     from bridge.api import create_app
+    from bridge.backends import open_storage
     from bridge.delivery import Deliverer
-    from bridge.secrets_box import SecretBox
     from bridge.service import BridgeService
-    from bridge.sqlite import SQLiteBridgeStorage
 
+    if lease_s <= interval:
+        raise click.BadParameter(
+            f"{lease_s:g} s is not more than --interval ({interval:g} s): a worker would lose "
+            "its tokens between two rounds",
+            param_hint="--lease",
+        )
     folder = data or default_data_folder()
     folder.mkdir(parents=True, exist_ok=True)
-    storage = SQLiteBridgeStorage(folder / "bridge.sqlite", SecretBox.from_environment(folder))
+    worker = worker_id or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+    storage = open_storage(folder, db_url, worker_id=worker, claim_s=lease_s)
 
     def client(token: str) -> MxGuardClient:
         return MxGuardClient(
-            token, settings.base_url, per_minute=settings.per_minute, per_hour=settings.per_hour
+            token,
+            settings.base_url,
+            per_minute=settings.per_minute,
+            per_hour=settings.per_hour,
+            rate_limit_db=db_url,  # on PostgreSQL: one budget per token for every worker
         )
 
     def now() -> int:
@@ -176,6 +242,8 @@ def serve(
         deliverer=deliverer,
         clock_us=now,
         budget_per_hour=budget,
+        worker_id=worker,
+        lease_s=lease_s,
     )
     app = create_app(
         storage,
@@ -185,16 +253,38 @@ def serve(
         allow_private_targets=allow_private_targets,
     )
     stop = threading.Event()
-    worker = threading.Thread(target=service.serve, args=(stop, interval), daemon=True)
-    settings.say(f"MxGuard bridge on http://{host}:{port}  (Swagger UI: /docs; data: {folder})")
-    worker.start()
+    rounds = threading.Thread(target=service.serve, args=(stop, interval), daemon=True)
+    where = storage.location
+    if no_api:
+        settings.say(f"MxGuard bridge worker {worker} (data: {where})")
+    else:
+        settings.say(
+            f"MxGuard bridge on http://{host}:{port}  (Swagger UI: /docs; worker {worker}; "
+            f"data: {where})"
+        )
+    rounds.start()
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        if no_api:
+            _wait_for_a_signal(stop)
+        else:
+            uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
         stop.set()
-        worker.join(timeout=30)
+        rounds.join(timeout=30)
         service.close()
         storage.close()
+
+
+def _wait_for_a_signal(stop: threading.Event) -> None:
+    """Until SIGTERM or Ctrl-C (a worker without the API has nothing else to wait for)."""
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.is_set():
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @bridge.command(short_help="Check a received webhook's signature.")
