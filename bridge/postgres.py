@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
+import psycopg_pool
 from psycopg_pool import ConnectionPool
 
 from bridge.models import (
@@ -86,6 +87,7 @@ CREATE INDEX attempts_subscription ON attempts (subscription_id, at, id);
 MIGRATIONS: dict[int, str] = {}
 """Version -> the statements that bring a database of that version to the next one."""
 
+CONNECT_TIMEOUT_S = 10
 POOL_SIZE = 8
 """Connections per process: the API's threads, the worker, the deliveries."""
 DEFAULT_CLAIM_S = 120.0
@@ -116,6 +118,13 @@ def shown_url(url: str) -> str:
     return f"postgresql://{host}{':' + str(port) if port else ''}/{name}"
 
 
+def _password(url: str) -> str:
+    try:
+        return str(psycopg.conninfo.conninfo_to_dict(url).get("password") or "")
+    except psycopg.ProgrammingError:
+        return ""
+
+
 def _json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
@@ -137,6 +146,13 @@ class PostgresBridgeStorage:
         self.claim_s = claim_s
         self._box = box
         self._lock = threading.Lock()
+        self._password = _password(url)
+        try:  # one connection first: a clear reason at once, where the pool would retry for 30 s
+            psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S).close()
+        except psycopg.Error as error:
+            raise PostgresStorageError(
+                f"cannot connect to {self.url_shown}: {self._hidden(error)}"
+            ) from None
         try:
             self._pool = ConnectionPool(
                 url,
@@ -147,9 +163,9 @@ class PostgresBridgeStorage:
                 kwargs={"autocommit": True},
             )
             self._pool.open(wait=True, timeout=30)
-        except (psycopg.Error, Exception) as error:
+        except (psycopg.Error, psycopg_pool.PoolTimeout) as error:
             raise PostgresStorageError(
-                f"cannot connect to {self.url_shown}: {type(error).__name__}"
+                f"cannot connect to {self.url_shown}: {self._hidden(error)}"
             ) from None
         try:
             self._set_up()
@@ -196,15 +212,18 @@ class PostgresBridgeStorage:
                 )
             db.execute("UPDATE bridge_schema SET version = %s", (SCHEMA_VERSION,))
 
+    def _hidden(self, error: BaseException) -> str:
+        """The error's text without the password (a driver may quote the connection string)."""
+        text = f"{type(error).__name__}: {str(error).strip()}"
+        return text.replace(self._password, "***") if self._password else text
+
     @contextmanager
     def _transaction(self, doing: str) -> Iterator[psycopg.Connection[Any]]:
         try:
             with self._pool.connection() as db, db.transaction():
                 yield db
         except psycopg.Error as error:
-            raise PostgresStorageError(
-                f"{doing} {self.url_shown}: {type(error).__name__}: {error}"
-            ) from None
+            raise PostgresStorageError(f"{doing} {self.url_shown}: {self._hidden(error)}") from None
 
     def _read(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[Any]:
         try:
@@ -212,7 +231,7 @@ class PostgresBridgeStorage:
                 return db.execute(sql, parameters).fetchall()
         except psycopg.Error as error:
             raise PostgresStorageError(
-                f"cannot read {self.url_shown}: {type(error).__name__}: {error}"
+                f"cannot read {self.url_shown}: {self._hidden(error)}"
             ) from None
 
     # -- tokens ------------------------------------------------------------------------------------
@@ -436,7 +455,7 @@ class PostgresBridgeStorage:
                 ).fetchall()
         except psycopg.Error as error:
             raise PostgresStorageError(
-                f"cannot read {self.url_shown}: {type(error).__name__}"
+                f"cannot read {self.url_shown}: {self._hidden(error)}"
             ) from None
         return CursorState(
             floor=row[1],

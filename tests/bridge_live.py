@@ -20,6 +20,7 @@ from types import TracebackType
 import requests
 
 from sandbox.server import free_port
+from tests.bridge_support import ON_POSTGRES, database_at
 
 MXGUARD = [sys.executable, "-m", "connector"]
 START_TIMEOUT_S = 30.0
@@ -47,6 +48,7 @@ class LiveBridge:
 
     ``interval``: seconds between the bridge's polling rounds (1: items arrive within seconds).
     ``stderr`` holds what the process wrote once it has stopped (tests check no token is in it).
+    When the bridge's tests run on PostgreSQL (``tox -e pg``), it keeps its data there.
     """
 
     def __init__(self, sandbox_url: str, data: Path, interval: float = 1.0) -> None:
@@ -68,6 +70,7 @@ class LiveBridge:
                 "--interval",
                 str(interval),
                 "--allow-private-targets",
+                *(["--db", database_at(data / "bridge.sqlite")] if ON_POSTGRES else []),
             ],
             env=env,
             stdout=subprocess.DEVNULL,

@@ -13,7 +13,7 @@ import requests
 from bridge.signing import verify
 from sandbox.server import SandboxServer
 from tests.bridge_live import LiveBridge, wait_for
-from tests.bridge_support import Receiver
+from tests.bridge_support import Receiver, stored_bytes
 from tests.support import SandboxAdmin
 
 
@@ -39,5 +39,5 @@ def test_one_command_then_a_subscription_then_verified_webhooks(
     ids = [verify(secret, got.body, got.headers)["data"]["id"] for got in receiver.received]
     assert len(ids) == len(set(ids)) == published
     assert account.token not in bridge.stderr
-    assert account.token.encode() not in (tmp_path / "data" / "bridge.sqlite").read_bytes()
+    assert account.token.encode() not in stored_bytes(tmp_path / "data" / "bridge.sqlite")
     assert json.loads(receiver.received[0].body)["type"] == "new_verdict"

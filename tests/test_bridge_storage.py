@@ -10,6 +10,7 @@ import pickle
 import sqlite3
 import stat
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import cast
@@ -19,8 +20,8 @@ import pytest
 from api_client.errors import MxGuardError
 from bridge.models import Attempt, NewDelivery, Subscription, SubscriptionStatus
 from bridge.secrets_box import KEY_ENV, KEY_FILE, KeyFileError, SecretBox, WrongKeyError
-from bridge.sqlite import BridgeStorageError, BridgeStorageFileError
-from bridge.storage import BridgeStorage
+from bridge.sqlite import APPLICATION_ID, SCHEMA_VERSION, BridgeStorageFileError
+from bridge.storage import BridgeStorage, BridgeStorageError, LeaseLostError
 from tests.bridge_support import open_storage, raw_execute, sqlite_only, storage_at, stored_bytes
 from triggers.cursor import CursorState, SeenChanges
 
@@ -615,3 +616,118 @@ def test_threads_share_one_storage(storage: BridgeStorage) -> None:
     loaded = storage.load_cursor(f"k{subs[0].id}")
     assert loaded is not None
     assert (loaded.watermark, len(loaded.seen)) == (T0 + 24, 25)
+
+
+# -- leases ----------------------------------------------------------------------------------------
+def test_a_lease_is_held_renewed_taken_over_when_expired_and_fenced(
+    storage: BridgeStorage,
+) -> None:
+    mine = storage.acquire_lease("token:fp_a", "w1", ttl_s=60)
+    assert mine is not None
+    assert storage.acquire_lease("token:fp_a", "w2", ttl_s=60) is None, "held by w1"
+    assert storage.acquire_lease("token:fp_a", "w1", ttl_s=60) == mine, "renewed: same fence"
+    assert [lease.holder for lease in storage.live_leases("token:")] == ["w1"]
+    storage.commit("k", CursorState.starting_at(T0), SeenChanges(), [], lease=mine)
+
+    expiring = storage.acquire_lease("token:fp_a", "w1", ttl_s=0.2)
+    assert expiring == mine
+    wait_until_expired = time.monotonic() + 10
+    while storage.live_leases("token:") and time.monotonic() < wait_until_expired:
+        time.sleep(0.05)
+    theirs = storage.acquire_lease("token:fp_a", "w2", ttl_s=60)
+    assert theirs is not None
+    assert theirs.fence > mine.fence, "a takeover moves the fence on"
+    sub = subscription(1)
+    storage.add_subscription(sub)
+    moved = state_with_everything()
+    with pytest.raises(LeaseLostError, match="taken over"):
+        storage.commit("k", moved, SeenChanges(), [delivery(sub, "i1", T0)], lease=mine)
+    assert storage.load_cursor("k") == CursorState.starting_at(T0), "nothing written"
+    assert storage.due(T0 + S, 10) == []
+    storage.commit("k", moved, SeenChanges(added=dict(moved.seen)), [], lease=theirs)
+    assert storage.load_cursor("k") == moved
+
+
+def test_a_released_lease_is_free_at_once_and_an_expired_one_refuses_commits(
+    storage: BridgeStorage,
+) -> None:
+    first = storage.acquire_lease("token:fp_b", "w1", ttl_s=60)
+    assert first is not None
+    storage.release_lease(first)
+    assert storage.live_leases("token:") == []
+    second = storage.acquire_lease("token:fp_b", "w2", ttl_s=0.2)
+    assert second is not None
+    assert second.fence == first.fence + 1
+    deadline = time.monotonic() + 10
+    while storage.live_leases("token:") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    with pytest.raises(LeaseLostError, match="expired"):
+        storage.commit("k", CursorState.starting_at(T0), SeenChanges(), [], lease=second)
+
+
+# -- migrations ------------------------------------------------------------------------------------
+VERSION_1 = """
+CREATE TABLE tokens (
+    fingerprint TEXT PRIMARY KEY, customer_id TEXT NOT NULL, sealed TEXT NOT NULL);
+CREATE TABLE subscriptions (
+    id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, token_fingerprint TEXT NOT NULL,
+    event TEXT NOT NULL, filters TEXT NOT NULL, target_url TEXT NOT NULL,
+    sealed_secret TEXT NOT NULL, description TEXT NOT NULL, created_at INTEGER NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('active', 'failing', 'disabled')),
+    failing_since INTEGER);
+CREATE TABLE streams (
+    number INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, floor INTEGER NOT NULL,
+    watermark INTEGER NOT NULL, last_sweep INTEGER, resume_since INTEGER, resume_page TEXT,
+    sweep_started INTEGER, resume_until INTEGER, rate REAL NOT NULL, last_poll INTEGER,
+    spent TEXT NOT NULL);
+CREATE TABLE stream_seen (
+    number INTEGER NOT NULL, ts INTEGER NOT NULL, item_id TEXT NOT NULL,
+    PRIMARY KEY (number, ts, item_id)) WITHOUT ROWID;
+CREATE TABLE outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, subscription_id TEXT NOT NULL,
+    webhook_id TEXT NOT NULL, event TEXT NOT NULL, item TEXT NOT NULL,
+    timestamp INTEGER NOT NULL, item_id TEXT NOT NULL, created_at INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL,
+    delivered_at INTEGER, UNIQUE (subscription_id, webhook_id));
+CREATE TABLE attempts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, delivery_id INTEGER NOT NULL,
+    subscription_id TEXT NOT NULL, at INTEGER NOT NULL, status_code INTEGER,
+    latency_ms REAL NOT NULL, excerpt TEXT NOT NULL, next_attempt_at INTEGER,
+    extra TEXT NOT NULL);
+"""
+"""The schema of the first bridge release (version 1), as its files hold it."""
+
+
+@sqlite_only
+def test_a_version_1_file_is_upgraded_with_its_data(tmp_path: Path, box: SecretBox) -> None:
+    path = tmp_path / "bridge.db"
+    old = sqlite3.connect(path)
+    old.executescript(VERSION_1)
+    sealed = box.seal(TOKEN, context="token:fp_a")
+    old.execute("INSERT INTO tokens VALUES ('fp_a', 'cus_a', ?)", (sealed,))
+    old.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    old.execute("PRAGMA user_version = 1")
+    old.commit()
+    old.close()
+    with storage_at(path, box) as upgraded:
+        assert upgraded.token("fp_a") == TOKEN, "the data is kept"
+        assert [t.added_by for t in upgraded.tokens()] == ["subscription"]
+        assert upgraded.acquire_lease("token:fp_a", "w1", ttl_s=60) is not None
+    check = sqlite3.connect(path)
+    assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    check.close()
+
+
+@sqlite_only
+def test_a_file_of_a_newer_version_is_refused_not_recreated(tmp_path: Path, box: SecretBox) -> None:
+    path = tmp_path / "bridge.db"
+    with storage_at(path, box) as made:
+        made.put_token("cus_a", "fp_a", TOKEN)
+    newer = sqlite3.connect(path)
+    newer.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    newer.commit()
+    newer.close()
+    with pytest.raises(BridgeStorageFileError, match="another version"):
+        open_storage(path, box)
+    with sqlite3.connect(path) as kept:
+        assert kept.execute("SELECT count(*) FROM tokens").fetchone()[0] == 1
