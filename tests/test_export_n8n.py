@@ -8,6 +8,8 @@ tests fail rather than skip, so a CI that forgot the install step cannot pass si
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import json
 import math
 import os
@@ -17,16 +19,20 @@ import shutil
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import yaml
 from click.testing import CliRunner
 
 from actions import ActionConflictError
 from api_client import APIError
 from api_client.contract import DEFAULT_PER_HOUR
+from bridge.signing import body as delivery_body
+from bridge.signing import signed_headers
 from connector.cli import Settings, main
 from connector.export import n8n
 from connector.export.common import load_bundle
@@ -37,6 +43,8 @@ from connector.manifest import files
 from connector.manifest.runner import ManifestRunner
 from sandbox.server import SandboxServer
 from sandbox.timefmt import format_us, parse_to_us
+from tests.bridge_live import LiveBridge, wait_for
+from tests.bridge_support import Receiver
 from tests.scenario_replay import ScenarioRun, load_scenarios
 from tests.support import Account, SandboxAdmin, account_with_mail
 from tests.test_manifests import STEPS, VOLATILE
@@ -275,7 +283,9 @@ def test_package_is_publishable_as_a_verified_community_node(
 
     described = harness.call({"cmd": "describe"})
     versions = {"MxGuard": described["action"]["version"],
-                "MxGuardTrigger": described["trigger"]["version"]}  # fmt: skip
+                "MxGuardTrigger": described["trigger"]["version"],
+                "MxGuardInstantTrigger": described["instant"]["version"]}  # fmt: skip
+    assert {Path(path).parent.name for path in manifest["n8n"]["nodes"]} == set(versions)
     for path in manifest["n8n"]["nodes"]:
         built = package / path.removesuffix(".js")
         codex = json.loads(built.with_suffix(".node.json").read_text())
@@ -322,6 +332,7 @@ def test_npm_publish_only_goes_through_the_release_workflow(package: Path) -> No
     assert allowed == 0, output
     assert "dist/nodes/MxGuard/MxGuard.node.json" in output
     assert "dist/nodes/MxGuardTrigger/MxGuardTrigger.node.json" in output
+    assert "dist/nodes/MxGuardInstantTrigger/MxGuardInstantTrigger.node.json" in output
 
 
 def test_the_repository_can_be_another(tmp_path: Path) -> None:
@@ -723,3 +734,203 @@ def test_domain_dropdown_and_credential_test(
     assert harness.call({"cmd": "credentialTest", "credentials": creds})["status"] == 200
     wrong = {**creds, "apiToken": "mxg_test_" + "x" * 43}
     assert harness.call({"cmd": "credentialTest", "credentials": wrong})["status"] == 401
+
+
+# -- the instant trigger: webhooks through a real bridge -----------------------------------------
+INSTANT_EVENT = "newVerdictInstant"
+HOOK_URL_PATH = "/webhook/harness/webhook"
+
+
+def _instant_manifests() -> list[Any]:
+    return [op for op in files.load_operations(MANIFESTS) if op.instant is not None]
+
+
+@pytest.fixture(scope="module")
+def live_bridge(
+    roomy_sandbox: SandboxServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveBridge]:
+    with LiveBridge(roomy_sandbox.base_url, tmp_path_factory.mktemp("bridge")) as bridge:
+        yield bridge
+
+
+def _bridge_get(bridge: LiveBridge, account: Account, target_url: str) -> list[dict[str, Any]]:
+    """The account's subscriptions to ``target_url``, as the bridge lists them."""
+    answer = requests.get(
+        f"{bridge.url}/v1/subscriptions", params={"target_url": target_url},
+        headers={"Authorization": f"Bearer {account.token}"}, timeout=10,
+    )  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    found: list[dict[str, Any]] = answer.json()["data"]
+    return found
+
+
+def _hook(
+    harness: Harness, method: str, creds: dict[str, str], state: Path, url: str, **parameters: Any
+) -> dict[str, Any]:
+    return harness.call(
+        {"cmd": "hook", "method": method, "credentials": creds, "state": str(state),
+         "webhook_url": url, "workflow_id": "wfInstant",
+         "parameters": {"event": INSTANT_EVENT, **parameters}}
+    )  # fmt: skip
+
+
+def _webhook(harness: Harness, state: Path, headers: dict[str, str], body: str) -> dict[str, Any]:
+    return harness.call(
+        {"cmd": "webhook", "state": str(state), "headers": headers, "body": body,
+         "parameters": {"event": INSTANT_EVENT}}
+    )  # fmt: skip
+
+
+def test_instant_trigger_is_described_from_the_manifests(harness: Harness) -> None:
+    described = harness.call({"cmd": "describe"})
+    instant = described["instant"]
+    assert instant["name"] == "mxGuardInstantTrigger"
+    assert instant["group"] == ["trigger"]
+    assert instant["inputs"] == []
+    assert "polling" not in instant
+    assert "usableAsTool" not in instant
+    assert instant["webhooks"] == [
+        {"name": "default", "httpMethod": "POST", "responseMode": "onReceived", "path": "webhook"}
+    ]
+    events = next(p for p in instant["properties"] if p["name"] == "event")
+    operations = _instant_manifests()
+    assert {o["value"]: o["name"] for o in events["options"]} == {
+        camel(op.instant.key): op.instant.label for op in operations
+    }
+    for op in operations:  # each event's filters are the polling trigger's inputs
+        shown = {p["name"] for p in instant["properties"]
+                 if p.get("displayOptions", {}).get("show", {}).get("event") ==
+                 [camel(op.instant.key)]}  # fmt: skip
+        assert shown == {param_name(op.noun, f.key) for f in op.inputs}
+    assert described["loadOptions"]["instant"] == ["getDomainsOrAny"]
+    bridge_url = next(p for p in described["credential"]["properties"] if p["name"] == "bridgeUrl")
+    assert bridge_url["default"] == ""
+    assert "required" not in bridge_url
+    assert "typeOptions" not in bridge_url  # an address, not a secret
+
+
+def test_instant_trigger_subscribes_verifies_and_unsubscribes(
+    roomy_sandbox: SandboxServer,
+    harness: Harness,
+    live_bridge: LiveBridge,
+    receiver: Receiver,
+    tmp_path: Path,
+) -> None:
+    """create subscribes the webhook URL with the filters and a secret made in the node; what
+    the bridge delivers verifies and comes out as the polling trigger's items; anything altered
+    is refused with 401; delete removes the subscription (a second time, or one the bridge no
+    longer knows, too)."""
+    admin = SandboxAdmin(roomy_sandbox)
+    account = admin.new_account(domains=("example.com", "b.example"))
+    creds = {**credentials(admin, account), "bridgeUrl": f"{live_bridge.url}/"}
+    state, url = tmp_path / "static.json", receiver.url
+    auth = {"Authorization": f"Bearer {account.token}"}
+    stale = requests.post(f"{live_bridge.url}/v1/subscriptions", headers=auth, timeout=10,
+                          json={"event": "new_verdict", "target_url": url})  # fmt: skip
+    assert stale.status_code == 201, stale.text
+
+    assert _hook(harness, "checkExists", creds, state, url)["result"] is False
+    made = _hook(harness, "create", creds, state, url, domain="B.example", verdict=["phishing"])
+    assert made["result"] is True
+    stored = made["staticData"]
+    assert set(stored) == {"subscriptionId", "secret", "event"}
+    bridge = files.load_connector(MANIFESTS).bridge
+    assert bridge is not None
+    signature = bridge.signature
+    assert stored["secret"].startswith(signature.secret_prefix)
+    key = base64.b64decode(stored["secret"].removeprefix(signature.secret_prefix), validate=True)
+    assert len(key) >= signature.secret_min_bytes
+    (listed,) = _bridge_get(live_bridge, account, url)  # the stale one is gone
+    assert listed["id"] == stored["subscriptionId"] != stale.json()["id"]
+    assert listed["event"] == stored["event"] == "new_verdict"
+    assert listed["filters"]["domain"] == "b.example"
+    assert listed["filters"]["verdict"] == ["phishing"]
+    assert _hook(harness, "checkExists", creds, state, url)["result"] is True
+    assert _hook(harness, "checkExists", creds, state, url + "?other")["result"] is False
+
+    served = admin.requests_served(account)["total"]
+    wait_for(lambda: admin.requests_served(account)["total"] > served, 30, "the bridge's poll")
+    verdicts = [{"id": "inst_1", "domain": "b.example", "verdict": "phishing"},
+                {"id": "inst_2", "domain": "b.example", "verdict": "clean"},
+                {"id": "inst_3", "domain": "example.com", "verdict": "phishing"},
+                {"id": "inst_4", "domain": "b.example", "verdict": "phishing"}]  # fmt: skip
+    admin.add_verdicts(account, verdicts)
+    wait_for(lambda: len(receiver.received) >= 2, 30, "two deliveries")
+    emitted = []
+    for delivery in receiver.received:
+        answer = _webhook(harness, state, delivery.headers, delivery.body)
+        assert (answer["status"], answer["started"]) == (200, True), answer
+        assert answer["items"] == [json.loads(delivery.body)["data"]]
+        emitted += answer["items"]
+    assert [item["id"] for item in emitted] == ["inst_1", "inst_4"]
+    polled = ManifestRunner(files.load_connector(MANIFESTS), admin.base_url, account.token)
+    verdict_op = next(op for op in files.load_operations(MANIFESTS) if op.key == "new_verdict")
+    listing = polled.run(verdict_op, {"domain": "b.example", "verdict": ["phishing"]})
+    assert sorted(emitted, key=lambda i: i["id"]) == sorted(listing, key=lambda i: i["id"])
+
+    delivery = receiver.received[0]
+    tampered = delivery.body.replace("inst_1", "inst_9")
+    refused = _webhook(harness, state, delivery.headers, tampered)
+    assert (refused["status"], refused["started"], refused["items"]) == (401, False, [])
+    assert refused["response"] == {"error": "no v1 signature matches"}
+    assert any(line["level"] == "warn" for line in refused["logged"])
+    unsigned = {k: v for k, v in delivery.headers.items() if k.lower() != "webhook-signature"}
+    assert _webhook(harness, state, unsigned, delivery.body)["status"] == 401
+    # Signed with the node's secret by the Python side of the spec: only the timestamp decides.
+    now = datetime.now(UTC)
+    for moment, status in ((now, 200), (now - timedelta(seconds=301), 401)):
+        headers = signed_headers(stored["secret"], "msg_python", moment, delivery.body)
+        assert _webhook(harness, state, headers, delivery.body)["status"] == status
+    other_event = delivery_body("new_domain", now, {"id": "dom_1", "domain": "b.example"})
+    headers = signed_headers(stored["secret"], "msg_other", now, other_event)
+    ignored = _webhook(harness, state, headers, other_event)  # trusted, but not this event
+    assert (ignored["status"], ignored["started"], ignored["items"]) == (200, False, [])
+
+    assert _hook(harness, "delete", creds, state, url)["result"] is True
+    assert _bridge_get(live_bridge, account, url) == []
+    assert json.loads(state.read_text()) == {}
+    assert _hook(harness, "checkExists", creds, state, url)["result"] is False
+    assert _webhook(harness, state, delivery.headers, delivery.body)["status"] == 401
+    state.write_text(json.dumps(stored))  # a subscription the bridge no longer knows: 404
+    assert _hook(harness, "delete", creds, state, url)["result"] is True
+    assert json.loads(state.read_text()) == {}
+
+
+def test_instant_trigger_refuses_a_missing_bridge_url_and_bad_filters_before_any_request(
+    roomy_sandbox: SandboxServer, harness: Harness, live_bridge: LiveBridge, tmp_path: Path
+) -> None:
+    admin = SandboxAdmin(roomy_sandbox)
+    account = admin.new_account(domains=("example.com",))
+    state, url = tmp_path / "static.json", "http://127.0.0.1:9/webhook"
+    creds = credentials(admin, account)
+    for method in ("checkExists", "create"):
+        with pytest.raises(HarnessError, match="has no Bridge URL") as raised:
+            _hook(harness, method, creds, state, url)
+        assert raised.value.error["name"] == "NodeOperationError"
+    for wrong in ("bridge.example.com", "https://user:pw@bridge.example.com", "ftp://b.example"):
+        with pytest.raises(HarnessError, match="Bridge URL is not an http"):
+            _hook(harness, "create", {**creds, "bridgeUrl": wrong}, state, url)
+    creds["bridgeUrl"] = live_bridge.url
+    with pytest.raises(HarnessError, match="not a host name"):
+        _hook(harness, "create", creds, state, url, domain="not a domain")
+    assert _bridge_get(live_bridge, account, url) == []
+    assert not state.exists() or json.loads(state.read_text()) == {}
+
+
+def test_without_instant_triggers_the_package_has_no_instant_node(tmp_path: Path) -> None:
+    bundle = load_bundle(MANIFESTS, None)
+    polling_only = dataclasses.replace(
+        bundle,
+        connector=bundle.connector.model_copy(update={"bridge": None}),
+        operations=[op.model_copy(update={"instant": None}) for op in bundle.operations],
+    )
+    package = export(polling_only, tmp_path / "pkg")
+    manifest = json.loads((package / "package.json").read_text())
+    assert not any("Instant" in path for path in manifest["n8n"]["nodes"])
+    assert not (package / "nodes" / n8n.INSTANT_NODE).exists()
+    assert "bridgeUrl" not in (package / "credentials" / "MxGuardApi.credentials.ts").read_text()
+    (package / "node_modules").symlink_to(TOOLING, target_is_directory=True)
+    built = run_n8n_node(package, "build")
+    assert built.returncode == 0, tool_output(built)
+    with pytest.raises(ValueError, match="no bridge"):
+        export(dataclasses.replace(bundle, connector=polling_only.connector), tmp_path / "other")

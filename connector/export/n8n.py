@@ -3,13 +3,17 @@
 The cookiecutter template (``connector/templates/n8n``) holds the TypeScript engine, the same for
 every API: requests, input checks, repeat rules, and the trigger's cursor (a port of
 ``triggers/cursor.py``). This module only turns the manifests into what the template inserts:
-node descriptions for n8n's editor and linter, and the operation specs the engine runs. The
+node descriptions for n8n's editor and linter, and the operation specs the engine runs. Triggers
+with an instant version also get a webhook trigger node (``MxGuardInstantTrigger``) that
+subscribes at the bridge named in the credential (``connector.bridge``); without any, the package
+has no such node and the credential no bridge URL. The
 template also holds what publishing needs: package metadata, codex files and a GitHub Actions
 workflow that publishes with npm provenance (``docs/export-n8n.md``, "Publish to npm").
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +24,8 @@ from connector.export.common import Bundle, render_template
 from connector.export.n8n_ts import literal, string
 
 PACKAGE = "n8n-nodes-mxguard"
+INSTANT_NODE = "MxGuardInstantTrigger"
+"""The webhook trigger node's folder: left out when no trigger has an instant version."""
 REPOSITORY = "https://github.com/mxguard/n8n-nodes-mxguard"
 """The public GitHub repository the package is published from (``repository`` in package.json).
 
@@ -81,6 +87,32 @@ def _credential(bundle: Bundle) -> dict[str, str]:
     }
 
 
+def _instant(bundle: Bundle) -> dict[str, Any] | None:
+    """The instant trigger's snippets, or None when no trigger has an instant version (the
+    package then has no instant node and the credential no bridge URL)."""
+    triggers = [op for op in bundle.triggers if op.instant is not None]
+    if not triggers:
+        return None
+    bridge = bundle.connector.bridge
+    if bridge is None:
+        raise ExportError("triggers have instant versions but connector.json has no bridge")
+    label = bundle.connector.label
+    return {
+        "event_labels": [spec.instant_of(op).label for op in triggers],
+        "description": string(
+            f"Starts the workflow as soon as a {label} bridge pushes a new item: "
+            + ", ".join(op.label.lower() for op in triggers)
+        ),
+        "properties": literal(props.instant_properties(triggers), 2),
+        "load_options": _load_options(props.load_methods(triggers)),
+        "events": literal(
+            {spec.camel(spec.instant_of(op).key): spec.instant_event(op) for op in triggers}
+        ),
+        "bridge": literal(spec.bridge(bridge)),
+        "bridge_property": literal(props.bridge_url_property(bridge.url_field), 2),
+    }
+
+
 def _repository(url: str) -> str:
     url = url.rstrip("/").removesuffix(".git")
     if not url.startswith("https://github.com/") or url.count("/") != 4:
@@ -117,6 +149,7 @@ def context(bundle: Bundle, repository: str = REPOSITORY) -> dict[str, Any]:
         "actions": literal({spec.camel(op.key): spec.operation(op) for op in actions}),
         "events": literal({spec.camel(op.key): spec.operation(op) for op in triggers}),
         "list_sources": literal(spec.list_sources(connector, everything)),
+        "instant": _instant(bundle),
         **_credential(bundle),
     }
 
@@ -126,7 +159,11 @@ def export(bundle: Bundle, out: Path, repository: str = REPOSITORY) -> Path:
 
     ``repository`` is the GitHub repository the package is published from (see ``REPOSITORY``).
     """
-    made = render_template("n8n", out, {"_n8n": context(bundle, repository)})
+    values = context(bundle, repository)
+    made = render_template("n8n", out, {"_n8n": values})
+    if values["instant"] is None:
+        shutil.rmtree(made / "nodes" / INSTANT_NODE)
+        (made / "nodes" / "shared" / "bridge.ts").unlink()
     # The template keeps the publish workflow under github/: package data globs skip hidden
     # folders, so a .github folder in the template would be missing from an installed wheel.
     (made / "github").rename(made / ".github")

@@ -12,8 +12,8 @@ from typing import Any
 
 from api_client.contract import DEFAULT_PER_HOUR, LATENESS_BOUND_S
 from connector.errors import ExportError
-from connector.export.n8n_spec import camel, default_trigger_budget, param_name
-from connector.manifest.format import InputField, Operation
+from connector.export.n8n_spec import camel, default_trigger_budget, instant_of, param_name
+from connector.manifest.format import ConnectionField, InputField, Operation
 from triggers.cursor import BURST_FACTOR
 
 SMALL_WORDS = {"a", "an", "and", "as", "at", "by", "for", "in", "of", "on", "or", "the", "to"}
@@ -218,6 +218,50 @@ def trigger_properties(triggers: list[Operation]) -> list[dict[str, Any]]:
         }
     )
     return props
+
+
+def instant_properties(triggers: list[Operation]) -> list[dict[str, Any]]:
+    """Event (one per trigger with an instant version) and the chosen event's filters, which are
+    the polling trigger's inputs: the bridge applies them before it pushes an item."""
+    ordered = sorted((op for op in triggers if op.instant is not None), key=lambda op: op.label)
+    if not ordered:
+        raise ExportError("no trigger has an instant version")
+    options = []
+    for op in ordered:
+        instant = instant_of(op)
+        options.append(
+            {
+                "name": instant.label,
+                "value": camel(instant.key),
+                "description": describe(instant.description),
+            }
+        )
+    props: list[dict[str, Any]] = [
+        {
+            "displayName": "Event",
+            "name": "event",
+            "type": "options",
+            "noDataExpression": True,
+            "required": True,
+            "options": options,
+            "default": options[0]["value"],
+        }
+    ]
+    for op in ordered:
+        show = {"event": [camel(instant_of(op).key)]}
+        props += [field(op.noun, f, show) for f in op.inputs]
+    return props
+
+
+def bridge_url_property(url_field: ConnectionField) -> dict[str, Any]:
+    """The credential's optional bridge URL: only the instant trigger reads it."""
+    return {
+        "displayName": title(url_field.label),
+        "name": camel(url_field.key),
+        "type": "string",
+        "default": "",
+        "description": describe(url_field.help),
+    }
 
 
 def load_methods(operations: list[Operation]) -> list[tuple[str, str, bool]]:

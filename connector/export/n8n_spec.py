@@ -12,10 +12,12 @@ from actions.repeat import Absent, Current, Empty, Existing, RepeatRule
 from api_client.contract import DEFAULT_PER_HOUR
 from connector.errors import ExportError
 from connector.manifest.format import (
+    Bridge,
     Connector,
     DynamicChoices,
     HttpRequest,
     InputField,
+    Instant,
     Operation,
     Pagination,
     Param,
@@ -227,3 +229,52 @@ def list_sources(connector: Connector, operations: list[Operation]) -> dict[str,
             "label": dynamic.label,
         }
     return specs
+
+
+def instant_of(op: Operation) -> Instant:
+    """The trigger's instant version; an error for a trigger without one."""
+    if op.instant is None:
+        raise ExportError(f"{op.key} has no instant version")
+    return op.instant
+
+
+def instant_event(op: Operation) -> dict[str, Any]:
+    """An instant trigger as the webhook node runs it: the bridge's event and the filters, which
+    are the polling trigger's own inputs (``InstantSpec`` in ``nodes/shared/types.ts``)."""
+    instant = instant_of(op)
+    return {
+        "key": instant.key,
+        "event": instant.event,
+        "inputs": [input_field(op.noun, f) for f in op.inputs],
+    }
+
+
+def bridge(b: Bridge) -> dict[str, Any]:
+    """How the instant node talks to the bridge and checks what it receives (``BridgeSpec``):
+    the manifests' requests, field names, headers, secret form and timestamp tolerance."""
+    sig = b.signature
+    return {
+        "urlField": {
+            "credential": camel(b.url_field.key),
+            "label": b.url_field.label,
+            "pattern": b.url_field.pattern,
+        },
+        "subscribe": request(b.subscribe),
+        "find": request(b.find),
+        "unsubscribe": request(b.unsubscribe),
+        "items": b.items,
+        "idField": b.id_field,
+        "secretField": b.secret_field,
+        "payload": {
+            "eventField": b.payload.event_field,
+            "itemField": b.payload.item_field,
+        },
+        "signature": {
+            "idHeader": sig.id_header,
+            "timestampHeader": sig.timestamp_header,
+            "signatureHeader": sig.signature_header,
+            "secretPrefix": sig.secret_prefix,
+            "secretMinBytes": sig.secret_min_bytes,
+            "toleranceS": sig.tolerance_s,
+        },
+    }

@@ -9,12 +9,17 @@
  *   {"cmd": "loadOptions", ...}  a dropdown's loadOptions method
  *   {"cmd": "credentialTest"}    the credential's declarative test request
  *   {"cmd": "describe"}          the compiled node and credential descriptions, the events' polling
+ *   {"cmd": "hook", ...}         the instant trigger's webhookMethods.default[method] (checkExists,
+ *                                create, delete) for `webhook_url`, static data kept in a JSON file
+ *   {"cmd": "webhook", ...}      the instant trigger's webhook() for one request (`headers`, the raw
+ *                                `body` as text): the status answered and the items emitted
  *   {"cmd": "time"}              the package's timestamp parsing and formatting
  * While a poll runs it may ask {"event": "hook", "page": n} (a scenario step between two pages)
  * and waits for {"cmd": "resume"}, which may set the clock on ("now_us": the steps advanced it).
  *
  * What it stands in for, and how: getNodeParameter, getWorkflowStaticData, getMode, getNode,
- * getCredentials, logger, and helpers.httpRequestWithAuthentication, which applies the compiled
+ * getCredentials, getWorkflow, getNodeWebhookUrl, getRequestObject (rawBody), getResponseObject
+ * (status().json()), getHeaderData, logger, and helpers.httpRequestWithAuthentication, which applies the compiled
  * credential's `authenticate` block and serialises like n8n (qs arrays per `arrayFormat`, JSON
  * bodies, `returnFullResponse`, `ignoreHttpStatusErrors`). The poll's clock is the scenario's:
  * `clock.nowMicros` of the package is replaced, as the node reads time only through it.
@@ -43,6 +48,7 @@ const { clock } = require(path.join(dist, 'nodes/shared/clock.js'));
 const { EVENTS } = require(path.join(dist, 'nodes/manifest.js'));
 const { MxGuard } = require(path.join(dist, 'nodes/MxGuard/MxGuard.node.js'));
 const { MxGuardTrigger } = require(path.join(dist, 'nodes/MxGuardTrigger/MxGuardTrigger.node.js'));
+const { MxGuardInstantTrigger } = require(path.join(dist, 'nodes/MxGuardInstantTrigger/MxGuardInstantTrigger.node.js'));
 const { MxGuardApi } = require(path.join(dist, 'credentials/MxGuardApi.credentials.js'));
 
 const credentialType = new MxGuardApi();
@@ -117,6 +123,12 @@ async function httpRequest(credentials, options, beforeSend) {
 	return { body, headers: headersOut, statusCode: response.status, statusMessage: response.statusText };
 }
 
+const NODES = {
+	poll: { name: 'MxGuard Trigger', type: 'n8n-nodes-mxguard.mxGuardTrigger' },
+	hook: { name: 'MxGuard Instant Trigger', type: 'n8n-nodes-mxguard.mxGuardInstantTrigger' },
+	webhook: { name: 'MxGuard Instant Trigger', type: 'n8n-nodes-mxguard.mxGuardInstantTrigger' },
+};
+
 function context({ kind, command, staticData, beforeSend }) {
 	const parameters = command.parameters || {};
 	const credentials = command.credentials;
@@ -138,8 +150,7 @@ function context({ kind, command, staticData, beforeSend }) {
 		},
 		getMode: () => command.mode || 'trigger',
 		getNode: () => ({
-			name: kind === 'poll' ? 'MxGuard Trigger' : 'MxGuard',
-			type: kind === 'poll' ? 'n8n-nodes-mxguard.mxGuardTrigger' : 'n8n-nodes-mxguard.mxGuard',
+			...(NODES[kind] || { name: 'MxGuard', type: 'n8n-nodes-mxguard.mxGuard' }),
 			typeVersion: 1,
 			parameters,
 			credentials: { mxGuardApi: { id: command.credential_id || 'cred1', name: 'MxGuard' } },
@@ -149,6 +160,8 @@ function context({ kind, command, staticData, beforeSend }) {
 			return credentials;
 		},
 		getTimezone: () => command.timezone || 'UTC',
+		getWorkflow: () => ({ id: command.workflow_id || 'wf1', name: 'Harness', active: true }),
+		getNodeWebhookUrl: (name) => (name === 'default' ? command.webhook_url : undefined),
 		getPollBudgetMs: () => 5 * 60 * 1000,
 		getInputData: () => [{ json: {} }],
 		continueOnFail: () => Boolean(command.continue_on_fail),
@@ -214,6 +227,54 @@ async function poll(command) {
 	return { items, returned_null: result === null, requests: sent, logged: ctx.logged };
 }
 
+function loadState(statePath) {
+	return statePath && fs.existsSync(statePath) ? JSON.parse(fs.readFileSync(statePath, 'utf8')) : {};
+}
+
+/** One of the instant trigger's webhook methods, as n8n calls them at (de)activation; the static
+ * data is written back as n8n saves it afterwards. */
+async function hook(command) {
+	const staticData = loadState(command.state);
+	const ctx = context({ kind: 'hook', command, staticData });
+	const method = new MxGuardInstantTrigger().webhookMethods.default[command.method];
+	const result = await method.call(ctx);
+	fs.writeFileSync(command.state, JSON.stringify(staticData));
+	return { result, staticData, logged: ctx.logged };
+}
+
+/** The instant trigger's webhook() for one request, with the raw body n8n's body reader keeps. */
+async function webhook(command) {
+	const staticData = loadState(command.state);
+	const ctx = context({ kind: 'webhook', command, staticData });
+	const answered = { status: null, body: null };
+	const response = {
+		status(code) {
+			answered.status = code;
+			return response;
+		},
+		json(body) {
+			answered.body = body;
+			return response;
+		},
+	};
+	const headers = Object.fromEntries(
+		Object.entries(command.headers).map(([name, value]) => [name.toLowerCase(), value]),
+	);
+	ctx.getRequestObject = () => ({ rawBody: Buffer.from(command.body, 'utf8'), headers });
+	ctx.getResponseObject = () => response;
+	ctx.getHeaderData = () => headers;
+	const result = await new MxGuardInstantTrigger().webhook.call(ctx);
+	const items = result.workflowData ? result.workflowData[0].map((entry) => entry.json) : [];
+	return {
+		// What n8n answers: the node's own response, or 200 for onReceived.
+		status: result.noWebhookResponse ? answered.status : 200,
+		response: result.noWebhookResponse ? answered.body : (result.webhookResponse ?? null),
+		items,
+		started: result.workflowData !== undefined,
+		logged: ctx.logged,
+	};
+}
+
 async function execute(command) {
 	const ctx = context({ kind: 'execute', command, staticData: {} });
 	const [output] = await new MxGuard().execute.call(ctx);
@@ -221,7 +282,8 @@ async function execute(command) {
 }
 
 async function loadOptions(command) {
-	const node = command.node === 'MxGuardTrigger' ? new MxGuardTrigger() : new MxGuard();
+	const nodes = { MxGuardTrigger, MxGuardInstantTrigger, MxGuard };
+	const node = new (nodes[command.node] || MxGuard)();
 	const ctx = context({ kind: 'loadOptions', command, staticData: {} });
 	return { options: await node.methods.loadOptions[command.method].call(ctx) };
 }
@@ -245,6 +307,7 @@ async function describe() {
 	return {
 		action: new MxGuard().description,
 		trigger: new MxGuardTrigger().description,
+		instant: new MxGuardInstantTrigger().description,
 		credential: {
 			name: credentialType.name,
 			properties: credentialType.properties,
@@ -255,6 +318,7 @@ async function describe() {
 		loadOptions: {
 			action: Object.keys(new MxGuard().methods.loadOptions),
 			trigger: Object.keys(new MxGuardTrigger().methods.loadOptions),
+			instant: Object.keys(new MxGuardInstantTrigger().methods.loadOptions),
 		},
 	};
 }
@@ -268,7 +332,7 @@ async function time(command) {
 	};
 }
 
-const COMMANDS = { poll, execute, loadOptions, credentialTest, describe, time };
+const COMMANDS = { poll, execute, loadOptions, credentialTest, describe, time, hook, webhook };
 
 async function main() {
 	for (;;) {

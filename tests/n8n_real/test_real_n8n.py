@@ -14,120 +14,24 @@ most once a minute). Everything listens on 127.0.0.1; every process is stopped a
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import pytest
-import requests
-
-from sandbox.launcher import SandboxProcess
-from sandbox.server import free_port
-from sandbox.simulation import SimulationClient
 from sandbox.timefmt import format_us
-from tests.n8n_real.n8n_process import N8N, NODE24, N8n, raw_output
-from tests.test_export_n8n import build_package
+from tests.n8n_real.n8n_process import (
+    CREDENTIAL,
+    MICROS,
+    TIMINGS,
+    N8n,
+    Sandbox,
+    raw_output,
+    record,
+    timed,
+    workflow_file,
+)
 
-TOKEN = "mxg_test_" + "n8nRealEndToEndCustomerToken".ljust(43, "x")
-ADMIN = "mxg_test_" + "n8nRealEndToEndSandboxAdmin".ljust(43, "y")
-CREDENTIAL = {"id": "mxgSandboxCredential", "name": "MxGuard sandbox"}
 TRIGGER_NODE = "New verdict"
-MICROS = 1_000_000
-TIMINGS: dict[str, float] = {}
-
-
-def _record(name: str, seconds: float) -> None:
-    TIMINGS[name] = round(seconds, 1)
-    print(f"[n8n timing] {name}: {TIMINGS[name]} s", flush=True)
-
-
-def _timed(name: str, began: float) -> None:
-    _record(name, time.monotonic() - began)
-
-
-class Sandbox:
-    """The sandbox process: its public API with the customer token, its /_sandbox/ API."""
-
-    def __init__(self, simulation: SimulationClient) -> None:
-        self.simulation = simulation
-        self.base_url = simulation.base_url
-
-    def public(self, method: str, path: str) -> requests.Response:
-        return self.simulation.public(TOKEN, method, path)
-
-    def now(self) -> int:
-        return self.simulation.now_us()
-
-    def add(self, *verdicts: dict[str, Any]) -> list[str]:
-        self.simulation.add_verdicts(None, [{"domain": "example.com", **v} for v in verdicts])
-        return [v["id"] for v in verdicts]
-
-
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    process = SandboxProcess(
-        seed="empty",
-        token=TOKEN,
-        admin_token=ADMIN,
-        rate_per_minute=100_000,
-        rate_per_hour=1_000_000,
-        log=tmp_path_factory.mktemp("sandbox") / "sandbox.log",
-    )
-    with process as simulation:
-        running = Sandbox(simulation)
-        added = running.simulation.public(
-            TOKEN, "POST", "/domains", {"domain": "example.com", "real_mx_host": "mail.example.com"}
-        )
-        assert added.status_code == 201, added.text
-        yield running
-
-
-@pytest.fixture(scope="module")
-def n8n(tmp_path_factory: pytest.TempPathFactory, sandbox: Sandbox) -> Iterator[N8n]:
-    if not (N8N.exists() and (NODE24 / "node").exists()):
-        pytest.fail("n8n is not installed: run tools/n8n-run/install.sh", pytrace=False)
-    work = tmp_path_factory.mktemp("n8n")
-    began = time.monotonic()
-    package = build_package(work / "n8n-nodes-mxguard")
-    subprocess.run(
-        ["npm", "pack", "--pack-destination", str(work)], cwd=package, check=True,
-        capture_output=True, timeout=120,
-    )  # fmt: skip
-    home = work / "home"
-    nodes = home / ".n8n" / "nodes"
-    nodes.mkdir(parents=True)
-    (nodes / "package.json").write_text('{"name": "installed-nodes", "private": true}\n')
-    subprocess.run(
-        ["npm", "install", "--ignore-scripts", "--legacy-peer-deps", "--no-audit", "--no-fund",
-         str(next(work.glob("n8n-nodes-mxguard-*.tgz")))],
-        cwd=nodes, check=True, capture_output=True, timeout=300,
-    )  # fmt: skip
-    _timed("export, build, pack, install into ~/.n8n/nodes", began)
-    instance = N8n(home, free_port(), free_port())
-    credentials = [
-        {**CREDENTIAL, "type": "mxGuardApi",
-         "data": {"baseUrl": sandbox.base_url, "apiToken": TOKEN}}
-    ]  # fmt: skip
-    (work / "credentials.json").write_text(json.dumps(credentials))
-    began = time.monotonic()
-    instance.cli("import:credentials", f"--input={work / 'credentials.json'}")
-    _timed("n8n import:credentials (first run migrates the database)", began)
-    yield instance
-    instance.stop()
-
-
-def _workflow(work: Path, workflow_id: str, name: str, nodes: list[dict[str, Any]],
-              connections: dict[str, Any]) -> Path:  # fmt: skip
-    path = work / f"{workflow_id}.json"
-    document = {
-        "id": workflow_id, "name": name, "active": False,
-        "settings": {"executionOrder": "v1"}, "nodes": nodes, "connections": connections,
-    }  # fmt: skip
-    path.write_text(json.dumps([document]))
-    return path
 
 
 def test_action_workflow_adds_a_domain(n8n: N8n, sandbox: Sandbox, tmp_path: Path) -> None:
@@ -142,13 +46,13 @@ def test_action_workflow_adds_a_domain(n8n: N8n, sandbox: Sandbox, tmp_path: Pat
          "credentials": {"mxGuardApi": CREDENTIAL}},
     ]  # fmt: skip
     connections = {"Start": {"main": [[{"node": "Add domain", "type": "main", "index": 0}]]}}
-    workflow = _workflow(tmp_path, "mxgAddDomainWorkflow", "Add domain", nodes, connections)
+    workflow = workflow_file(tmp_path, "mxgAddDomainWorkflow", "Add domain", nodes, connections)
     n8n.cli("import:workflow", f"--input={workflow}")
     outcomes = []
     for _ in range(2):
         began = time.monotonic()
         result = raw_output(n8n.cli("execute", "--id=mxgAddDomainWorkflow", "--rawOutput").stdout)
-        _timed("n8n execute (action workflow)", began)
+        timed("n8n execute (action workflow)", began)
         assert result["status"] == "success", result
         output = result["data"]["resultData"]["runData"]["Add domain"][0]["data"]["main"][0]
         assert len(output) == 1
@@ -175,17 +79,17 @@ def test_trigger_emits_every_verdict_once(n8n: N8n, sandbox: Sandbox, tmp_path: 
                         "event": "newVerdict", "options": {}},
          "credentials": {"mxGuardApi": CREDENTIAL}},
     ]  # fmt: skip
-    workflow = _workflow(tmp_path, workflow_id, "New verdicts", nodes, {})
+    workflow = workflow_file(tmp_path, workflow_id, "New verdicts", nodes, {})
     n8n.cli("import:workflow", f"--input={workflow}")
     n8n.cli("publish:workflow", f"--id={workflow_id}")
     old = sandbox.add({"id": "old_1"}, {"id": "old_2"})
 
     began = time.monotonic()
-    _record("n8n start until the editor is up", n8n.start())
+    record("n8n start until the editor is up", n8n.start())
     while n8n.static_data(workflow_id) is None:  # saved after the activation poll
         assert time.monotonic() - began < 120, "the trigger was not activated"
         time.sleep(0.5)
-    _timed("n8n start until the activation poll saved its cursor", began)
+    timed("n8n start until the activation poll saved its cursor", began)
     started = time.monotonic()
     time.sleep(1)
     now = sandbox.now()
@@ -205,7 +109,7 @@ def test_trigger_emits_every_verdict_once(n8n: N8n, sandbox: Sandbox, tmp_path: 
             for n in range(600)]  # fmt: skip
     expected |= set(sandbox.add(*more_ties, *more))
     emitted = _wait_for(n8n, workflow_id, expected, started + 330)
-    _timed("trigger: all verdicts out (ties, bursts, late arrivals)", started)
+    timed("trigger: all verdicts out (ties, bursts, late arrivals)", started)
     missing = expected - set(emitted)
     assert not missing, f"never emitted: {sorted(missing)[:10]} ({len(missing)} in all)"
 
@@ -214,7 +118,7 @@ def test_trigger_emits_every_verdict_once(n8n: N8n, sandbox: Sandbox, tmp_path: 
     began = time.monotonic()
     n8n.start()
     emitted = _wait_for(n8n, workflow_id, expected, time.monotonic() + 60)
-    _timed("restart until the item that arrived while down came out", began)
+    timed("restart until the item that arrived while down came out", began)
     time.sleep(3)
     emitted = n8n.emitted(workflow_id, TRIGGER_NODE)
     n8n.stop()

@@ -7,7 +7,8 @@ import type {
 } from 'n8n-workflow';
 
 /**
- * An {{ cookiecutter._n8n.label }} API token and the API's address. n8n adds the Bearer header to every request
+ * An {{ cookiecutter._n8n.label }} API token and the API's address{% if cookiecutter._n8n.instant %}, and optionally a bridge's address (the instant
+ * trigger subscribes there, with the same token){% endif %}. n8n adds the Bearer header to every request
  * (`authenticate`) and checks a new credential by calling the account endpoint (`test`).
  */
 export class MxGuardApi implements ICredentialType {
@@ -29,6 +30,9 @@ export class MxGuardApi implements ICredentialType {
 			description: 'Where the {{ cookiecutter._n8n.label }} API answers (a sandbox for tests)',
 		},
 		{{ cookiecutter._n8n.token_property }},
+{%- if cookiecutter._n8n.instant %}
+		{{ cookiecutter._n8n.instant.bridge_property }},
+{%- endif %}
 	];
 
 	authenticate: IAuthenticateGeneric = {{ cookiecutter._n8n.authenticate }};

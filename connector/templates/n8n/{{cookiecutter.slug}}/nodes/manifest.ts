@@ -4,10 +4,17 @@
  */
 
 import type { EventSpec } from './shared/polling';
-import type { ListSourceSpec, OperationSpec } from './shared/types';
+import type {
+	{%- if cookiecutter._n8n.instant %} BridgeSpec, InstantSpec,{% endif %} ListSourceSpec, OperationSpec } from './shared/types';
 
 export const ACTIONS: Record<string, OperationSpec> = {{ cookiecutter._n8n.actions }};
 
 export const EVENTS: Record<string, EventSpec> = {{ cookiecutter._n8n.events }};
 
 export const LIST_SOURCES: Record<string, ListSourceSpec> = {{ cookiecutter._n8n.list_sources }};
+{%- if cookiecutter._n8n.instant %}
+
+export const INSTANT_EVENTS: Record<string, InstantSpec> = {{ cookiecutter._n8n.instant.events }};
+
+export const BRIDGE: BridgeSpec = {{ cookiecutter._n8n.instant.bridge }};
+{%- endif %}

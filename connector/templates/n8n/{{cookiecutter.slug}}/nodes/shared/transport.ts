@@ -8,6 +8,7 @@ import {
 	NodeApiError,
 	type IDataObject,
 	type IExecuteFunctions,
+	type IHookFunctions,
 	type IHttpRequestOptions,
 	type ILoadOptionsFunctions,
 	type IN8nHttpFullResponse,
@@ -22,7 +23,7 @@ import type { Inputs, PaginationSpec, ParamSpec, RequestSpec } from './types';
 export const CREDENTIAL_TYPE = 'mxGuardApi';
 const DAY_US = 86_400 * MICROS;
 
-export type Caller = IExecuteFunctions | ILoadOptionsFunctions | IPollFunctions;
+export type Caller = IExecuteFunctions | ILoadOptionsFunctions | IPollFunctions | IHookFunctions;
 
 export interface Answer {
 	status: number;
@@ -48,13 +49,18 @@ export function resolve(param: ParamSpec, inputs: Inputs): unknown {
 	return param.constant;
 }
 
+/**
+ * `request` sent to the credential's API (`baseUrl`), or to `baseUrl` when given (the bridge,
+ * which takes the same token).
+ */
 export async function send(
 	ctx: Caller,
 	request: RequestSpec,
 	inputs: Inputs,
 	extra: Record<string, unknown> = {},
+	baseUrl?: string,
 ): Promise<Answer> {
-	const credentials = await ctx.getCredentials(CREDENTIAL_TYPE);
+	const credentials = baseUrl === undefined ? await ctx.getCredentials(CREDENTIAL_TYPE) : { baseUrl };
 	const path = request.path.replace(/\{(\w+)\}/g, (_, key: string) =>
 		encodeURIComponent(String(inputs[key])),
 	);
@@ -90,12 +96,15 @@ export function isOk(answer: Answer): boolean {
 	return answer.status >= 200 && answer.status < 400;
 }
 
-/** An answer the caller has no rule for, as the error n8n shows with the API's own message. */
-export function apiError(ctx: Caller, answer: Answer, itemIndex?: number): NodeApiError {
+/**
+ * An answer the caller has no rule for, as the error n8n shows with the API's own message;
+ * `who` names the server that answered (the bridge speaks the same error shape).
+ */
+export function apiError(ctx: Caller, answer: Answer, itemIndex?: number, who = 'MxGuard'): NodeApiError {
 	const body = (typeof answer.body === 'object' && answer.body !== null ? answer.body : {}) as JsonObject;
 	const detail = (body.error as JsonObject | undefined)?.message;
 	return new NodeApiError(ctx.getNode(), body, {
-		message: `MxGuard answered ${answer.status}${detail ? `: ${String(detail)}` : ''}`,
+		message: `${who} answered ${answer.status}${detail ? `: ${String(detail)}` : ''}`,
 		httpCode: String(answer.status),
 		itemIndex,
 	});

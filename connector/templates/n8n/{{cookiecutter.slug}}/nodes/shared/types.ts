@@ -149,3 +149,43 @@ export interface ListSourceSpec {
 	value: string;
 	label: string;
 }
+
+/** An instant trigger: the bridge's event, and the filters (the polling trigger's inputs). */
+export interface InstantSpec {
+	key: string;
+	event: string;
+	inputs: InputSpec[];
+}
+
+/**
+ * How the instant trigger talks to the bridge (`connector.bridge` of the manifests): the
+ * credential field holding its URL, the subscription requests (inputs `event`, `filters`,
+ * `target_url`, `secret`, `description`, `id`), where answers and deliveries put things, and the
+ * Standard Webhooks signature a delivery carries.
+ */
+export interface BridgeSpec {
+	urlField: { credential: string; label: string; pattern: string };
+	subscribe: RequestSpec;
+	find: RequestSpec;
+	unsubscribe: RequestSpec;
+	/** Where a listing puts its subscriptions. */
+	items: string;
+	/** A subscription's id, and the signing secret in the subscribe answer. */
+	idField: string;
+	secretField: string;
+	/** A delivery's body: where it names the event, and the item (what a poll returns). */
+	payload: { eventField: string; itemField: string };
+	signature: SignatureSpec;
+}
+
+/** Standard Webhooks: `v1,` + base64 HMAC-SHA256 of `{id}.{timestamp}.{body}`. */
+export interface SignatureSpec {
+	idHeader: string;
+	timestampHeader: string;
+	signatureHeader: string;
+	/** A secret is this prefix and the base64 of at least `secretMinBytes` random bytes. */
+	secretPrefix: string;
+	secretMinBytes: number;
+	/** How far a delivery's timestamp may be from this machine's clock, in seconds. */
+	toleranceS: number;
+}
