@@ -8,7 +8,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from bench import bridge, efficiency, memory, stream, throughput
+from bench import bridge, efficiency, memory, scale, stream, throughput
 from bench.report import RunInfo, Table, console, markdown, write
 
 BENCHMARKS: dict[str, Callable[[bool], Table]] = {
@@ -17,6 +17,7 @@ BENCHMARKS: dict[str, Callable[[bool], Table]] = {
     "memory": memory.run,
     "stream": stream.run,
     "bridge": bridge.run,
+    "scale": scale.run,
 }
 
 

@@ -19,11 +19,10 @@ workers need, all done by PostgreSQL itself:
 
 from __future__ import annotations
 
-import json
 import secrets
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import psycopg
@@ -31,17 +30,12 @@ import psycopg_pool
 from psycopg_pool import ConnectionPool
 
 from bridge.models import (
-    Attempt,
     Delivery,
     Lease,
-    NewDelivery,
-    StoredToken,
-    Subscription,
-    SubscriptionStatus,
 )
 from bridge.secrets_box import SecretBox
-from bridge.storage import SUBSCRIPTION, BridgeStorageError, LeaseLostError
-from triggers.cursor import CursorState, SeenChanges
+from bridge.sql import Connection, SqlBridgeStorage, lease_lost
+from bridge.storage import BridgeStorageError
 
 SCHEMA_VERSION = 1
 SETUP_LOCK = 0x4D584742  # "MXGB": the advisory lock held while the schema is set up
@@ -97,11 +91,6 @@ subscriptions wait little."""
 CLAIMED_SUBSCRIPTIONS = 20
 """Subscriptions one ``due`` call claims at most: the rest stay for other workers."""
 
-SELECT_SUBSCRIPTIONS = (
-    "SELECT id, customer_id, token_fingerprint, event, filters, target_url, sealed_secret, "
-    "description, created_at, status, failing_since FROM subscriptions "
-)
-
 
 class PostgresStorageError(BridgeStorageError):
     """The database cannot be used: unreachable, refused, of another version. The message
@@ -125,12 +114,11 @@ def _password(url: str) -> str:
         return ""
 
 
-def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-class PostgresBridgeStorage:
+class PostgresBridgeStorage(SqlBridgeStorage):
     """``bridge.storage.BridgeStorage`` in PostgreSQL; this process's worker is ``worker_id``."""
+
+    PLACEHOLDER = "%s"
+    ADDED_ORDER = "seq"
 
     def __init__(
         self,
@@ -141,11 +129,12 @@ class PostgresBridgeStorage:
         claim_s: float = DEFAULT_CLAIM_S,
         pool_size: int = POOL_SIZE,
     ) -> None:
+        super().__init__(box)
         self.url_shown = shown_url(url)
         self.worker_id = worker_id or f"worker-{secrets.token_hex(6)}"
         self.claim_s = claim_s
-        self._box = box
         self._lock = threading.Lock()
+        self._claiming = threading.Lock()
         self._password = _password(url)
         try:  # one connection first: a clear reason at once, where the pool would retry for 30 s
             psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S).close()
@@ -217,6 +206,9 @@ class PostgresBridgeStorage:
         text = f"{type(error).__name__}: {str(error).strip()}"
         return text.replace(self._password, "***") if self._password else text
 
+    def _writing(self, doing: str) -> AbstractContextManager[psycopg.Connection[Any]]:
+        return self._transaction(doing)
+
     @contextmanager
     def _transaction(self, doing: str) -> Iterator[psycopg.Connection[Any]]:
         try:
@@ -233,146 +225,6 @@ class PostgresBridgeStorage:
             raise PostgresStorageError(
                 f"cannot read {self.url_shown}: {self._hidden(error)}"
             ) from None
-
-    # -- tokens ------------------------------------------------------------------------------------
-    def put_token(
-        self,
-        customer_id: str,
-        fingerprint: str,
-        token: str,
-        *,
-        label: str = "",
-        added_by: str = SUBSCRIPTION,
-    ) -> None:
-        sealed = self._box.seal(token, context=f"token:{fingerprint}")
-        with self._transaction("cannot write a token to") as db:
-            db.execute(
-                "INSERT INTO tokens (fingerprint, customer_id, sealed, label, added_by) "
-                "VALUES (%s, %s, %s, %s, %s) "
-                "ON CONFLICT (fingerprint) DO UPDATE SET customer_id = excluded.customer_id, "
-                "sealed = excluded.sealed, "
-                "label = CASE WHEN excluded.added_by = 'subscription' THEN tokens.label "
-                "ELSE excluded.label END, "
-                "added_by = CASE WHEN excluded.added_by = 'subscription' THEN tokens.added_by "
-                "ELSE excluded.added_by END",
-                (fingerprint, customer_id, sealed, label, added_by),
-            )
-
-    def tokens(self) -> list[StoredToken]:
-        rows = self._read(
-            "SELECT t.fingerprint, t.customer_id, t.label, t.added_by, "
-            "(SELECT count(*) FROM subscriptions s WHERE s.token_fingerprint = t.fingerprint) "
-            "FROM tokens t ORDER BY t.fingerprint"
-        )
-        return [
-            StoredToken(
-                fingerprint=r[0], customer_id=r[1], label=r[2], added_by=r[3], subscriptions=r[4]
-            )
-            for r in rows
-        ]
-
-    def remove_token(self, fingerprint: str) -> int | None:
-        with self._transaction("cannot remove a token from") as db:
-            gone = db.execute("DELETE FROM tokens WHERE fingerprint = %s", (fingerprint,))
-            if not gone.rowcount:
-                return None
-            db.execute(
-                "DELETE FROM outbox WHERE delivered_at IS NULL AND subscription_id IN "
-                "(SELECT id FROM subscriptions WHERE token_fingerprint = %s)",
-                (fingerprint,),
-            )
-            removed = db.execute(
-                "DELETE FROM subscriptions WHERE token_fingerprint = %s", (fingerprint,)
-            ).rowcount
-        return removed
-
-    def token(self, fingerprint: str) -> str | None:
-        rows = self._read("SELECT sealed FROM tokens WHERE fingerprint = %s", (fingerprint,))
-        if not rows:
-            return None
-        return self._box.open(rows[0][0], context=f"token:{fingerprint}")
-
-    # -- subscriptions -----------------------------------------------------------------------------
-    def add_subscription(self, subscription: Subscription) -> None:
-        s = subscription
-        sealed = self._box.seal(s.secret, context=f"secret:{s.id}")
-        with self._transaction("cannot write a subscription to") as db:
-            db.execute(
-                "INSERT INTO subscriptions (id, customer_id, token_fingerprint, event, filters, "
-                "target_url, sealed_secret, description, created_at, status, failing_since) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (
-                    s.id,
-                    s.customer_id,
-                    s.token_fingerprint,
-                    s.event,
-                    _json(s.filters),
-                    s.target_url,
-                    sealed,
-                    s.description,
-                    s.created_at,
-                    s.status.value,
-                    s.failing_since,
-                ),
-            )
-
-    def _subscription(self, row: Any) -> Subscription:
-        return Subscription(
-            id=row[0],
-            customer_id=row[1],
-            token_fingerprint=row[2],
-            event=row[3],
-            filters=json.loads(row[4]),
-            target_url=row[5],
-            secret=self._box.open(row[6], context=f"secret:{row[0]}"),
-            description=row[7],
-            created_at=row[8],
-            status=SubscriptionStatus(row[9]),
-            failing_since=row[10],
-        )
-
-    def subscriptions(
-        self, customer_id: str, *, target_url: str | None = None
-    ) -> list[Subscription]:
-        rows = self._read(
-            SELECT_SUBSCRIPTIONS + "WHERE customer_id = %s "
-            "AND (%s::text IS NULL OR target_url = %s) ORDER BY created_at, seq",
-            (customer_id, target_url, target_url),
-        )
-        return [self._subscription(row) for row in rows]
-
-    def subscription(self, customer_id: str, subscription_id: str) -> Subscription | None:
-        rows = self._read(
-            SELECT_SUBSCRIPTIONS + "WHERE id = %s AND customer_id = %s",
-            (subscription_id, customer_id),
-        )
-        return self._subscription(rows[0]) if rows else None
-
-    def subscription_for_delivery(self, subscription_id: str) -> Subscription | None:
-        rows = self._read(SELECT_SUBSCRIPTIONS + "WHERE id = %s", (subscription_id,))
-        return self._subscription(rows[0]) if rows else None
-
-    def remove_subscription(self, customer_id: str, subscription_id: str) -> bool:
-        with self._transaction("cannot remove a subscription from") as db:
-            removed = db.execute(
-                "DELETE FROM subscriptions WHERE id = %s AND customer_id = %s",
-                (subscription_id, customer_id),
-            ).rowcount
-            if removed:
-                db.execute(
-                    "DELETE FROM outbox WHERE subscription_id = %s AND delivered_at IS NULL",
-                    (subscription_id,),
-                )
-        return removed == 1
-
-    def set_status(
-        self, subscription_id: str, status: SubscriptionStatus, failing_since: int | None
-    ) -> None:
-        with self._transaction("cannot write a subscription's status to") as db:
-            db.execute(
-                "UPDATE subscriptions SET status = %s, failing_since = %s WHERE id = %s",
-                (status.value, failing_since, subscription_id),
-            )
 
     # -- leases ------------------------------------------------------------------------------------
     def acquire_lease(self, name: str, holder: str, ttl_s: float) -> Lease | None:
@@ -409,8 +261,7 @@ class PostgresBridgeStorage:
         )
         return [Lease(name=r[0], holder=r[1], fence=int(r[2])) for r in rows]
 
-    @staticmethod
-    def _check_lease(db: psycopg.Connection[Any], lease: Lease) -> None:
+    def _check_lease(self, db: Connection, lease: Lease) -> None:
         """Inside the commit's transaction: the lease row locked until the commit ends, so no
         takeover can happen between this check and the writes."""
         row = db.execute(
@@ -418,129 +269,9 @@ class PostgresBridgeStorage:
             "WHERE name = %s FOR UPDATE",
             (lease.name,),
         ).fetchone()
-        if row is None or (row[0], int(row[1])) != (lease.holder, lease.fence):
-            raise LeaseLostError(f"the lease {lease.name} was taken over; nothing written")
-        if not row[2]:
-            raise LeaseLostError(f"the lease {lease.name} expired; nothing written")
-
-    # -- the pumps ---------------------------------------------------------------------------------
-    def streams(self) -> list[tuple[str, str]]:
-        rows = self._read(
-            "SELECT DISTINCT token_fingerprint, event FROM subscriptions "
-            "WHERE status != 'disabled' ORDER BY token_fingerprint, event"
-        )
-        return [(row[0], row[1]) for row in rows]
-
-    def subscribers(self, fingerprint: str, event: str) -> list[Subscription]:
-        rows = self._read(
-            SELECT_SUBSCRIPTIONS
-            + "WHERE token_fingerprint = %s AND event = %s ORDER BY created_at, seq",
-            (fingerprint, event),
-        )
-        return [self._subscription(row) for row in rows]
-
-    def load_cursor(self, stream: str) -> CursorState | None:
-        try:
-            with self._pool.connection() as db, db.transaction():
-                row = db.execute(
-                    "SELECT number, floor, watermark, last_sweep, resume_since, resume_page, "
-                    "sweep_started, resume_until, rate, last_poll, spent "
-                    "FROM streams WHERE key = %s",
-                    (stream,),
-                ).fetchone()
-                if row is None:
-                    return None
-                seen = db.execute(
-                    "SELECT item_id, ts FROM stream_seen WHERE number = %s", (row[0],)
-                ).fetchall()
-        except psycopg.Error as error:
-            raise PostgresStorageError(
-                f"cannot read {self.url_shown}: {self._hidden(error)}"
-            ) from None
-        return CursorState(
-            floor=row[1],
-            watermark=row[2],
-            seen=dict(seen),
-            last_sweep=row[3],
-            resume_since=row[4],
-            resume_page=row[5],
-            sweep_started=row[6],
-            resume_until=row[7],
-            rate=row[8],
-            last_poll=row[9],
-            spent={int(minute): count for minute, count in json.loads(row[10]).items()},
-        )
-
-    def commit(
-        self,
-        stream: str,
-        state: CursorState,
-        changes: SeenChanges,
-        deliveries: list[NewDelivery],
-        lease: Lease | None = None,
-    ) -> None:
-        """As ``SQLiteBridgeStorage.commit``; under ``lease``, the lease row is locked and
-        checked first, in the same transaction (``LeaseLostError``: nothing written)."""
-        with self._transaction("cannot write the stream's cursor and outbox to") as db:
-            if lease is not None:
-                self._check_lease(db, lease)
-            found = db.execute(
-                "INSERT INTO streams (key, floor, watermark, last_sweep, resume_since, "
-                "resume_page, sweep_started, resume_until, rate, last_poll, spent) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-                "ON CONFLICT (key) DO UPDATE SET floor = excluded.floor, "
-                "watermark = excluded.watermark, last_sweep = excluded.last_sweep, "
-                "resume_since = excluded.resume_since, resume_page = excluded.resume_page, "
-                "sweep_started = excluded.sweep_started, resume_until = excluded.resume_until, "
-                "rate = excluded.rate, last_poll = excluded.last_poll, spent = excluded.spent "
-                "RETURNING number",
-                (
-                    stream,
-                    state.floor,
-                    state.watermark,
-                    state.last_sweep,
-                    state.resume_since,
-                    state.resume_page,
-                    state.sweep_started,
-                    state.resume_until,
-                    state.rate,
-                    state.last_poll,
-                    _json(state.spent),
-                ),
-            ).fetchone()
-            assert found is not None
-            number = found[0]
-            with db.cursor() as cursor:
-                if changes.removed_before is not None:
-                    cursor.execute(
-                        "DELETE FROM stream_seen WHERE number = %s AND ts < %s",
-                        (number, changes.removed_before),
-                    )
-                cursor.executemany(
-                    "INSERT INTO stream_seen VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
-                    [(number, ts, item_id) for item_id, ts in changes.added.items()],
-                )
-                cursor.executemany(
-                    "INSERT INTO outbox (subscription_id, webhook_id, event, item, timestamp, "
-                    "item_id, created_at, attempts, next_attempt_at) "
-                    "SELECT %s, %s, %s, %s, %s, %s, %s, 0, %s "
-                    "WHERE EXISTS (SELECT 1 FROM subscriptions WHERE id = %s) "
-                    "ON CONFLICT (subscription_id, webhook_id) DO NOTHING",
-                    [
-                        (
-                            d.subscription_id,
-                            d.webhook_id,
-                            d.event,
-                            _json(d.item),
-                            d.timestamp,
-                            d.item_id,
-                            d.created_at,
-                            d.created_at,
-                            d.subscription_id,
-                        )
-                        for d in deliveries
-                    ],
-                )
+        lost = lease_lost(lease, row, row is not None and bool(row[2]))
+        if lost is not None:
+            raise lost
 
     # -- the delivery workers --------------------------------------------------------------------
     def due(self, now: int, limit: int) -> list[Delivery]:
@@ -553,7 +284,9 @@ class PostgresBridgeStorage:
         """
         if limit <= 0:
             return []
-        with self._transaction("cannot claim deliveries in") as db:
+        # one claim at a time in this process: two threads releasing the same worker's claims
+        # would lock those rows in different orders (a deadlock)
+        with self._claiming, self._transaction("cannot claim deliveries in") as db:
             db.execute(
                 "UPDATE subscriptions SET claimed_by = NULL, claimed_until = NULL "
                 "WHERE claimed_by = %s",
@@ -577,93 +310,10 @@ class PostgresBridgeStorage:
             ]
             if not claimed:
                 return []
-            rows = db.execute(
-                "WITH pending AS ("
-                " SELECT o.id, o.subscription_id, o.webhook_id, o.event, o.item, o.timestamp,"
-                "  o.item_id, o.created_at, o.attempts, o.next_attempt_at, o.delivered_at,"
-                "  s.status AS status, ROW_NUMBER() OVER ("
-                "   PARTITION BY o.subscription_id ORDER BY o.timestamp, o.item_id, o.id) AS place"
-                " FROM outbox o JOIN subscriptions s ON s.id = o.subscription_id"
-                " WHERE o.delivered_at IS NULL AND s.id = ANY(%s))"
-                " SELECT id, subscription_id, webhook_id, event, item, timestamp, item_id,"
-                "  created_at, attempts, next_attempt_at, delivered_at FROM pending"
-                " WHERE next_attempt_at <= %s AND (status = 'active' OR place = 1)"
-                " ORDER BY place, subscription_id LIMIT %s",
-                (claimed, now, limit),
-            ).fetchall()
-        deliveries = [_delivery(row) for row in rows]
-        deliveries.sort(key=lambda d: (d.subscription_id, d.timestamp, d.item_id, d.id))
-        return deliveries
-
-    def record_attempt(self, attempt: Attempt, *, delivered: bool) -> None:
-        with self._transaction("cannot write an attempt to") as db:
-            db.execute(
-                "INSERT INTO attempts (delivery_id, subscription_id, at, status_code, "
-                "latency_ms, excerpt, next_attempt_at, extra) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-                (
-                    attempt.delivery_id,
-                    attempt.subscription_id,
-                    attempt.at,
-                    attempt.status_code,
-                    attempt.latency_ms,
-                    attempt.excerpt,
-                    attempt.next_attempt_at,
-                    _json(attempt.extra),
-                ),
-            )
-            if delivered:
-                db.execute(
-                    "UPDATE outbox SET attempts = attempts + 1, delivered_at = %s WHERE id = %s",
-                    (attempt.at, attempt.delivery_id),
-                )
-            else:
-                db.execute(
-                    "UPDATE outbox SET attempts = attempts + 1, "
-                    "next_attempt_at = coalesce(%s, next_attempt_at) WHERE id = %s",
-                    (attempt.next_attempt_at, attempt.delivery_id),
-                )
-
-    def attempts(self, customer_id: str, subscription_id: str, limit: int) -> list[Attempt]:
-        rows = self._read(
-            "SELECT a.delivery_id, a.subscription_id, a.at, a.status_code, a.latency_ms, "
-            "a.excerpt, a.next_attempt_at, a.extra FROM attempts a "
-            "JOIN subscriptions s ON s.id = a.subscription_id "
-            "WHERE a.subscription_id = %s AND s.customer_id = %s "
-            "ORDER BY a.at DESC, a.id DESC LIMIT %s",
-            (subscription_id, customer_id, max(0, limit)),
-        )
-        return [
-            Attempt(
-                delivery_id=row[0],
-                subscription_id=row[1],
-                at=row[2],
-                status_code=row[3],
-                latency_ms=row[4],
-                excerpt=row[5],
-                next_attempt_at=row[6],
-                extra=json.loads(row[7]),
-            )
-            for row in rows
-        ]
-
-    def recover(
-        self, customer_id: str, subscription_id: str, since: int, *, now: int | None = None
-    ) -> int:
-        with self._transaction("cannot recover a subscription in") as db:
-            found = db.execute(
-                "UPDATE subscriptions SET status = 'active', failing_since = NULL "
-                "WHERE id = %s AND customer_id = %s",
-                (subscription_id, customer_id),
-            ).rowcount
-            if not found:
-                return 0
-            count = db.execute(
-                "UPDATE outbox SET next_attempt_at = coalesce(%s, created_at) "
-                "WHERE subscription_id = %s AND delivered_at IS NULL AND created_at >= %s",
-                (now, subscription_id, since),
-            ).rowcount
-        return count
+            among = "s.id = ANY(%s)"
+            statement = self._sql(self.DUE.format(among=among))
+            rows = db.execute(statement, (claimed, now, limit)).fetchall()
+        return self._in_order(rows)
 
     def close(self) -> None:
         with self._lock:
@@ -678,19 +328,3 @@ class PostgresBridgeStorage:
 
 def _statements(script: str) -> list[str]:
     return [s for s in (part.strip() for part in script.split(";")) if s]
-
-
-def _delivery(row: Any) -> Delivery:
-    return Delivery(
-        id=row[0],
-        subscription_id=row[1],
-        webhook_id=row[2],
-        event=row[3],
-        item=json.loads(row[4]),
-        timestamp=row[5],
-        item_id=row[6],
-        created_at=row[7],
-        attempts=row[8],
-        next_attempt_at=row[9],
-        delivered_at=row[10],
-    )

@@ -7,11 +7,11 @@ mode (the API reads while a pump commits), a lock beside the file while the sche
 several processes opening a new file never see it half made), migrations by ``PRAGMA
 user_version``, and typed errors naming the path.
 
-Secrets are sealed with the ``SecretBox`` before they reach the file: the customers' tokens (the
-bridge polls with them) and the subscriptions' signing secrets (whoever has one can forge the
-bridge's webhooks). Each is bound to its row (the fingerprint, the subscription id), so a sealed
-value copied onto another row does not open. The file itself is made private (mode 0600): it
-holds the items delivered, which are the customers' mail data.
+The statements and rows are ``bridge/sql.py``'s, shared with the PostgreSQL storage; secrets are
+sealed before they reach the file: the customers' tokens (the bridge polls with them) and the
+subscriptions' signing secrets (whoever has one can forge the bridge's webhooks). The file
+itself is made private (mode 0600): it holds the items delivered, which are the customers' mail
+data.
 
 One process, several threads: one connection shared under a lock (SQLite's connection is not
 safe for concurrent use, and the work per call is short). Several processes on one file are
@@ -20,7 +20,6 @@ safe for the data (SQLite's locks) but are not what it is for: that is the Postg
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import stat
@@ -34,17 +33,12 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from bridge.models import (
-    Attempt,
     Delivery,
     Lease,
-    NewDelivery,
-    StoredToken,
-    Subscription,
-    SubscriptionStatus,
 )
 from bridge.secrets_box import SecretBox
-from bridge.storage import SUBSCRIPTION, BridgeStorageError, LeaseLostError
-from triggers.cursor import CursorState, SeenChanges
+from bridge.sql import Connection, SqlBridgeStorage, lease_lost
+from bridge.storage import BridgeStorageError
 
 APPLICATION_ID = 0x4D584742
 """``PRAGMA application_id`` of a bridge file ("MXGB"): another program's SQLite file, or a
@@ -108,20 +102,10 @@ file; setting up retries that many times, 0.1 s apart."""
 SETUP_LOCK_WAIT_S = 30.0
 BUSY_TIMEOUT_S = 30.0
 
-SELECT_SUBSCRIPTIONS = (
-    "SELECT id, customer_id, token_fingerprint, event, filters, target_url, sealed_secret, "
-    "description, created_at, status, failing_since FROM subscriptions "
-)
-"""The columns ``_subscription`` reads, in its order."""
-
 
 class BridgeStorageFileError(BridgeStorageError):
     """The path is not (and cannot become) a bridge file: a folder, another program's database,
     a file cut short, a folder that cannot be written."""
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def _run_script(db: sqlite3.Connection, script: str) -> None:
@@ -153,14 +137,14 @@ def _check_path(path: Path) -> None:
             raise BridgeStorageFileError(f"{path} is not a bridge file; move it away")
 
 
-class SQLiteBridgeStorage:
+class SQLiteBridgeStorage(SqlBridgeStorage):
     """``bridge.storage.BridgeStorage`` in one SQLite file; secrets sealed with ``box``."""
 
     def __init__(
         self, path: Path, box: SecretBox, *, clock: Callable[[], float] = time.time
     ) -> None:
+        super().__init__(box)
         self.path = Path(path)
-        self._box = box
         self._clock = clock
         self._lock = threading.RLock()
         _check_path(self.path)
@@ -272,152 +256,6 @@ class SQLiteBridgeStorage:
             return BridgeStorageFileError(f"{self.path} is not a bridge file; move it away")
         return BridgeStorageError(f"{doing} {self.path}: {cause}")
 
-    # -- tokens ------------------------------------------------------------------------------------
-    def put_token(
-        self,
-        customer_id: str,
-        fingerprint: str,
-        token: str,
-        *,
-        label: str = "",
-        added_by: str = SUBSCRIPTION,
-    ) -> None:
-        """Keep (or replace) a customer's token, sealed, under its fingerprint; an operator's
-        label and ``added_by`` stay when a subscription's call brings the token again."""
-        sealed = self._box.seal(token, context=f"token:{fingerprint}")
-        with self._writing("cannot write a token to") as db:
-            db.execute(
-                "INSERT INTO tokens (fingerprint, customer_id, sealed, label, added_by) "
-                "VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT (fingerprint) DO UPDATE SET customer_id = excluded.customer_id, "
-                "sealed = excluded.sealed, "
-                "label = CASE WHEN excluded.added_by = 'subscription' THEN tokens.label "
-                "ELSE excluded.label END, "
-                "added_by = CASE WHEN excluded.added_by = 'subscription' THEN tokens.added_by "
-                "ELSE excluded.added_by END",
-                (fingerprint, customer_id, sealed, label, added_by),
-            )
-
-    def tokens(self) -> list[StoredToken]:
-        rows = self._read(
-            "SELECT t.fingerprint, t.customer_id, t.label, t.added_by, "
-            "(SELECT count(*) FROM subscriptions s WHERE s.token_fingerprint = t.fingerprint) "
-            "FROM tokens t ORDER BY t.fingerprint"
-        )
-        return [
-            StoredToken(
-                fingerprint=r[0], customer_id=r[1], label=r[2], added_by=r[3], subscriptions=r[4]
-            )
-            for r in rows
-        ]
-
-    def remove_token(self, fingerprint: str) -> int | None:
-        with self._writing("cannot remove a token from") as db:
-            if not db.execute("DELETE FROM tokens WHERE fingerprint = ?", (fingerprint,)).rowcount:
-                return None
-            db.execute(
-                "DELETE FROM outbox WHERE delivered_at IS NULL AND subscription_id IN "
-                "(SELECT id FROM subscriptions WHERE token_fingerprint = ?)",
-                (fingerprint,),
-            )
-            removed: int = db.execute(
-                "DELETE FROM subscriptions WHERE token_fingerprint = ?", (fingerprint,)
-            ).rowcount
-        return removed
-
-    def token(self, fingerprint: str) -> str | None:
-        """The token with this fingerprint, opened; None when unknown. ``WrongKeyError`` when
-        the box's key is not the one it was sealed with."""
-        rows = self._read("SELECT sealed FROM tokens WHERE fingerprint = ?", (fingerprint,))
-        if not rows:
-            return None
-        return self._box.open(rows[0][0], context=f"token:{fingerprint}")
-
-    # -- subscriptions -----------------------------------------------------------------------------
-    def add_subscription(self, subscription: Subscription) -> None:
-        s = subscription
-        sealed = self._box.seal(s.secret, context=f"secret:{s.id}")
-        with self._writing("cannot write a subscription to") as db:
-            db.execute(
-                "INSERT INTO subscriptions (id, customer_id, token_fingerprint, event, filters, "
-                "target_url, sealed_secret, description, created_at, status, failing_since) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    s.id,
-                    s.customer_id,
-                    s.token_fingerprint,
-                    s.event,
-                    _json(s.filters),
-                    s.target_url,
-                    sealed,
-                    s.description,
-                    s.created_at,
-                    s.status.value,
-                    s.failing_since,
-                ),
-            )
-
-    def _subscription(self, row: Any) -> Subscription:
-        return Subscription(
-            id=row[0],
-            customer_id=row[1],
-            token_fingerprint=row[2],
-            event=row[3],
-            filters=json.loads(row[4]),
-            target_url=row[5],
-            secret=self._box.open(row[6], context=f"secret:{row[0]}"),
-            description=row[7],
-            created_at=row[8],
-            status=SubscriptionStatus(row[9]),
-            failing_since=row[10],
-        )
-
-    def subscriptions(
-        self, customer_id: str, *, target_url: str | None = None
-    ) -> list[Subscription]:
-        """The customer's subscriptions, oldest first (then in the order they were added)."""
-        rows = self._read(
-            SELECT_SUBSCRIPTIONS + "WHERE customer_id = ? "
-            "AND (? IS NULL OR target_url = ?) ORDER BY created_at, rowid",
-            (customer_id, target_url, target_url),
-        )
-        return [self._subscription(row) for row in rows]
-
-    def subscription(self, customer_id: str, subscription_id: str) -> Subscription | None:
-        rows = self._read(
-            SELECT_SUBSCRIPTIONS + "WHERE id = ? AND customer_id = ?",
-            (subscription_id, customer_id),
-        )
-        return self._subscription(rows[0]) if rows else None
-
-    def subscription_for_delivery(self, subscription_id: str) -> Subscription | None:
-        rows = self._read(SELECT_SUBSCRIPTIONS + "WHERE id = ?", (subscription_id,))
-        return self._subscription(rows[0]) if rows else None
-
-    def remove_subscription(self, customer_id: str, subscription_id: str) -> bool:
-        """Drop it and its undelivered outbox rows (nothing will send them); delivered rows and
-        attempts stay, as history."""
-        with self._writing("cannot remove a subscription from") as db:
-            removed = db.execute(
-                "DELETE FROM subscriptions WHERE id = ? AND customer_id = ?",
-                (subscription_id, customer_id),
-            ).rowcount
-            if removed:
-                db.execute(
-                    "DELETE FROM outbox WHERE subscription_id = ? AND delivered_at IS NULL",
-                    (subscription_id,),
-                )
-        return removed == 1
-
-    def set_status(
-        self, subscription_id: str, status: SubscriptionStatus, failing_since: int | None
-    ) -> None:
-        with self._writing("cannot write a subscription's status to") as db:
-            db.execute(
-                "UPDATE subscriptions SET status = ?, failing_since = ? WHERE id = ?",
-                (status.value, failing_since, subscription_id),
-            )
-
     # -- leases ------------------------------------------------------------------------------------
     def acquire_lease(self, name: str, holder: str, ttl_s: float) -> Lease | None:
         """Take the lease when it is free or expired (the fence moves on when the holder
@@ -451,240 +289,22 @@ class SQLiteBridgeStorage:
         )
         return [Lease(name=r[0], holder=r[1], fence=r[2]) for r in rows]
 
-    def _check_lease(self, db: sqlite3.Connection, lease: Lease) -> None:
+    def _check_lease(self, db: Connection, lease: Lease) -> None:
         row = db.execute(
             "SELECT holder, fence, expires_at FROM leases WHERE name = ?", (lease.name,)
         ).fetchone()
-        if row is None or (row[0], row[1]) != (lease.holder, lease.fence):
-            raise LeaseLostError(f"the lease {lease.name} was taken over; nothing written")
-        if row[2] <= self._clock():
-            raise LeaseLostError(f"the lease {lease.name} expired; nothing written")
-
-    # -- the pumps ---------------------------------------------------------------------------------
-    def streams(self) -> list[tuple[str, str]]:
-        rows = self._read(
-            "SELECT DISTINCT token_fingerprint, event FROM subscriptions "
-            "WHERE status != 'disabled' ORDER BY token_fingerprint, event"
-        )
-        return [(row[0], row[1]) for row in rows]
-
-    def subscribers(self, fingerprint: str, event: str) -> list[Subscription]:
-        rows = self._read(
-            SELECT_SUBSCRIPTIONS
-            + "WHERE token_fingerprint = ? AND event = ? ORDER BY created_at, rowid",
-            (fingerprint, event),
-        )
-        return [self._subscription(row) for row in rows]
-
-    def load_cursor(self, stream: str) -> CursorState | None:
-        try:
-            with self._lock:
-                row = self._db.execute(
-                    "SELECT number, floor, watermark, last_sweep, resume_since, resume_page, "
-                    "sweep_started, resume_until, rate, last_poll, spent "
-                    "FROM streams WHERE key = ?",
-                    (stream,),
-                ).fetchone()
-                if row is None:
-                    return None
-                seen = self._db.execute(
-                    "SELECT item_id, ts FROM stream_seen WHERE number = ?", (row[0],)
-                ).fetchall()
-        except sqlite3.Error as error:
-            raise self._error("cannot read", error) from None
-        return CursorState(
-            floor=row[1],
-            watermark=row[2],
-            seen=dict(seen),
-            last_sweep=row[3],
-            resume_since=row[4],
-            resume_page=row[5],
-            sweep_started=row[6],
-            resume_until=row[7],
-            rate=row[8],
-            last_poll=row[9],
-            spent={int(minute): count for minute, count in json.loads(row[10]).items()},
-        )
-
-    def commit(
-        self,
-        stream: str,
-        state: CursorState,
-        changes: SeenChanges,
-        deliveries: list[NewDelivery],
-        lease: Lease | None = None,
-    ) -> None:
-        """In one transaction: the stream's cursor (only the changed ids of ``seen``) and its
-        page's outbox rows. A row already there (the page read again after a crash) is left as
-        it is: ``(subscription_id, webhook_id)`` is unique. Rows for a subscription removed
-        meanwhile are not written: nothing would send them. Under ``lease``, only while it is
-        held with that fence (``LeaseLostError``)."""
-        with self._writing("cannot write the stream's cursor and outbox to") as db:
-            if lease is not None:
-                self._check_lease(db, lease)
-            number = db.execute(
-                "INSERT INTO streams (key, floor, watermark, last_sweep, resume_since, "
-                "resume_page, sweep_started, resume_until, rate, last_poll, spent) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET floor = excluded.floor, "
-                "watermark = excluded.watermark, last_sweep = excluded.last_sweep, "
-                "resume_since = excluded.resume_since, resume_page = excluded.resume_page, "
-                "sweep_started = excluded.sweep_started, resume_until = excluded.resume_until, "
-                "rate = excluded.rate, last_poll = excluded.last_poll, spent = excluded.spent "
-                "RETURNING number",
-                (
-                    stream,
-                    state.floor,
-                    state.watermark,
-                    state.last_sweep,
-                    state.resume_since,
-                    state.resume_page,
-                    state.sweep_started,
-                    state.resume_until,
-                    state.rate,
-                    state.last_poll,
-                    _json(state.spent),
-                ),
-            ).fetchone()[0]
-            if changes.removed_before is not None:
-                db.execute(
-                    "DELETE FROM stream_seen WHERE number = ? AND ts < ?",
-                    (number, changes.removed_before),
-                )
-            db.executemany(
-                "INSERT OR IGNORE INTO stream_seen VALUES (?, ?, ?)",
-                ((number, ts, item_id) for item_id, ts in changes.added.items()),
-            )
-            # ON CONFLICT DO NOTHING, not INSERT OR IGNORE: only the repeat of a row is skipped;
-            # a row that breaks another rule (NOT NULL, ...) fails the whole commit.
-            db.executemany(
-                "INSERT INTO outbox (subscription_id, webhook_id, event, item, timestamp, item_id, "
-                "created_at, attempts, next_attempt_at) SELECT ?, ?, ?, ?, ?, ?, ?, 0, ? "
-                "WHERE EXISTS (SELECT 1 FROM subscriptions WHERE id = ?) "
-                "ON CONFLICT (subscription_id, webhook_id) DO NOTHING",
-                (
-                    (
-                        d.subscription_id,
-                        d.webhook_id,
-                        d.event,
-                        _json(d.item),
-                        d.timestamp,
-                        d.item_id,
-                        d.created_at,
-                        d.created_at,
-                        d.subscription_id,
-                    )
-                    for d in deliveries
-                ),
-            )
+        lost = lease_lost(lease, row, row is not None and row[2] > self._clock())
+        if lost is not None:
+            raise lost
 
     # -- the delivery worker ---------------------------------------------------------------------
     def due(self, now: int, limit: int) -> list[Delivery]:
         """Undelivered rows due at ``now``, of subscriptions that are not disabled, ordered by
-        subscription, then (timestamp, item id) within each.
-
-        A failing subscription offers only its oldest undelivered row, and only once that row is
-        due: its later items wait behind it, so they go out in order when the endpoint is back.
-        An active one offers all its due rows. When more than ``limit`` rows are due, the first
-        rows of every subscription are taken before the second ones (round robin), so that one
-        subscription's backlog does not hold the others back.
-        """
+        subscription, then (timestamp, item id) within each (``SqlBridgeStorage.DUE``)."""
         if limit <= 0:
             return []
-        rows = self._read(
-            "WITH pending AS ("
-            " SELECT o.id, o.subscription_id, o.webhook_id, o.event, o.item, o.timestamp,"
-            "  o.item_id, o.created_at, o.attempts, o.next_attempt_at, o.delivered_at,"
-            "  s.status AS status, ROW_NUMBER() OVER ("
-            "   PARTITION BY o.subscription_id ORDER BY o.timestamp, o.item_id, o.id) AS place"
-            " FROM outbox o JOIN subscriptions s ON s.id = o.subscription_id"
-            " WHERE o.delivered_at IS NULL AND s.status != 'disabled')"
-            " SELECT id, subscription_id, webhook_id, event, item, timestamp, item_id,"
-            "  created_at, attempts, next_attempt_at, delivered_at FROM pending"
-            " WHERE next_attempt_at <= ? AND (status = 'active' OR place = 1)"
-            " ORDER BY place, subscription_id LIMIT ?",
-            (now, limit),
-        )
-        deliveries = [_delivery(row) for row in rows]
-        deliveries.sort(key=lambda d: (d.subscription_id, d.timestamp, d.item_id, d.id))
-        return deliveries
-
-    def record_attempt(self, attempt: Attempt, *, delivered: bool) -> None:
-        """Keep the attempt; mark the row delivered (at ``attempt.at``), or schedule it for
-        ``attempt.next_attempt_at`` (None: given up, the row keeps its time and waits for the
-        subscription's ``recover``)."""
-        with self._writing("cannot write an attempt to") as db:
-            db.execute(
-                "INSERT INTO attempts (delivery_id, subscription_id, at, status_code, "
-                "latency_ms, excerpt, next_attempt_at, extra) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    attempt.delivery_id,
-                    attempt.subscription_id,
-                    attempt.at,
-                    attempt.status_code,
-                    attempt.latency_ms,
-                    attempt.excerpt,
-                    attempt.next_attempt_at,
-                    _json(attempt.extra),
-                ),
-            )
-            if delivered:
-                db.execute(
-                    "UPDATE outbox SET attempts = attempts + 1, delivered_at = ? WHERE id = ?",
-                    (attempt.at, attempt.delivery_id),
-                )
-            else:
-                db.execute(
-                    "UPDATE outbox SET attempts = attempts + 1, "
-                    "next_attempt_at = coalesce(?, next_attempt_at) WHERE id = ?",
-                    (attempt.next_attempt_at, attempt.delivery_id),
-                )
-
-    def attempts(self, customer_id: str, subscription_id: str, limit: int) -> list[Attempt]:
-        """The subscription's attempts, newest first; none for another customer's."""
-        rows = self._read(
-            "SELECT a.delivery_id, a.subscription_id, a.at, a.status_code, a.latency_ms, "
-            "a.excerpt, a.next_attempt_at, a.extra FROM attempts a "
-            "JOIN subscriptions s ON s.id = a.subscription_id "
-            "WHERE a.subscription_id = ? AND s.customer_id = ? "
-            "ORDER BY a.at DESC, a.id DESC LIMIT ?",
-            (subscription_id, customer_id, max(0, limit)),
-        )
-        return [
-            Attempt(
-                delivery_id=row[0],
-                subscription_id=row[1],
-                at=row[2],
-                status_code=row[3],
-                latency_ms=row[4],
-                excerpt=row[5],
-                next_attempt_at=row[6],
-                extra=json.loads(row[7]),
-            )
-            for row in rows
-        ]
-
-    def recover(
-        self, customer_id: str, subscription_id: str, since: int, *, now: int | None = None
-    ) -> int:
-        """Make the undelivered rows created at or after ``since`` due (at ``now``; without it,
-        at their creation time, which is as due and needs no clock) and make the subscription
-        active again; how many rows that made due. 0 for another customer's subscription, which
-        is left as it is."""
-        with self._writing("cannot recover a subscription in") as db:
-            found = db.execute(
-                "UPDATE subscriptions SET status = 'active', failing_since = NULL "
-                "WHERE id = ? AND customer_id = ?",
-                (subscription_id, customer_id),
-            ).rowcount
-            if not found:
-                return 0
-            count: int = db.execute(
-                "UPDATE outbox SET next_attempt_at = coalesce(?, created_at) "
-                "WHERE subscription_id = ? AND delivered_at IS NULL AND created_at >= ?",
-                (now, subscription_id, since),
-            ).rowcount
-        return count
+        rows = self._read(self.DUE.format(among="s.status != 'disabled'"), (now, limit))
+        return self._in_order(rows)
 
     def close(self) -> None:
         with self._lock:
@@ -695,19 +315,3 @@ class SQLiteBridgeStorage:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _delivery(row: Any) -> Delivery:
-    return Delivery(
-        id=row[0],
-        subscription_id=row[1],
-        webhook_id=row[2],
-        event=row[3],
-        item=json.loads(row[4]),
-        timestamp=row[5],
-        item_id=row[6],
-        created_at=row[7],
-        attempts=row[8],
-        next_attempt_at=row[9],
-        delivered_at=row[10],
-    )
