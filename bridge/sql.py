@@ -28,6 +28,13 @@ from bridge.models import (
 from bridge.secrets_box import SecretBox
 from bridge.storage import SUBSCRIPTION, LeaseLostError
 from triggers.cursor import CursorState, SeenChanges
+from triggers.state_rows import (
+    STATE_COLUMNS,
+    STATE_PLACEHOLDERS,
+    STATE_UPDATE,
+    state_from,
+    state_values,
+)
 
 SUBSCRIPTION_COLUMNS = (
     "id, customer_id, token_fingerprint, event, filters, target_url, sealed_secret, "
@@ -36,10 +43,6 @@ SUBSCRIPTION_COLUMNS = (
 DELIVERY_COLUMNS = (
     "id, subscription_id, webhook_id, event, item, timestamp, item_id, created_at, attempts, "
     "next_attempt_at, delivered_at"
-)
-CURSOR_COLUMNS = (
-    "floor, watermark, last_sweep, resume_since, resume_page, sweep_started, resume_until, rate, "
-    "last_poll, spent"
 )
 
 
@@ -299,7 +302,7 @@ class SqlBridgeStorage(ABC):
         with self._writing("cannot read") as db:  # one snapshot of the cursor and its ids
             row = self._run(
                 db,
-                f"SELECT number, {CURSOR_COLUMNS} FROM streams WHERE key = ?",  # noqa: S608
+                f"SELECT number, {STATE_COLUMNS} FROM streams WHERE key = ?",  # noqa: S608
                 (stream,),
             ).fetchone()
             if row is None:
@@ -307,19 +310,7 @@ class SqlBridgeStorage(ABC):
             seen = self._run(
                 db, "SELECT item_id, ts FROM stream_seen WHERE number = ?", (row[0],)
             ).fetchall()
-        return CursorState(
-            floor=row[1],
-            watermark=row[2],
-            seen=dict(seen),
-            last_sweep=row[3],
-            resume_since=row[4],
-            resume_page=row[5],
-            sweep_started=row[6],
-            resume_until=row[7],
-            rate=row[8],
-            last_poll=row[9],
-            spent={int(minute): count for minute, count in json.loads(row[10]).items()},
-        )
+        return state_from(row[1:], dict(seen))
 
     def commit(
         self,
@@ -339,27 +330,10 @@ class SqlBridgeStorage(ABC):
                 self._check_lease(db, lease)
             number = self._run(
                 db,
-                f"INSERT INTO streams (key, {CURSOR_COLUMNS}) "  # noqa: S608 - constants
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET floor = excluded.floor, "
-                "watermark = excluded.watermark, last_sweep = excluded.last_sweep, "
-                "resume_since = excluded.resume_since, resume_page = excluded.resume_page, "
-                "sweep_started = excluded.sweep_started, resume_until = excluded.resume_until, "
-                "rate = excluded.rate, last_poll = excluded.last_poll, spent = excluded.spent "
-                "RETURNING number",
-                (
-                    stream,
-                    state.floor,
-                    state.watermark,
-                    state.last_sweep,
-                    state.resume_since,
-                    state.resume_page,
-                    state.sweep_started,
-                    state.resume_until,
-                    state.rate,
-                    state.last_poll,
-                    to_json(state.spent),
-                ),
+                f"INSERT INTO streams (key, {STATE_COLUMNS}) "  # noqa: S608 - constants
+                f"VALUES (?, {STATE_PLACEHOLDERS}) "
+                f"ON CONFLICT (key) DO UPDATE SET {STATE_UPDATE} RETURNING number",
+                (stream, *state_values(state)),
             ).fetchone()[0]
             if changes.removed_before is not None:
                 self._run(

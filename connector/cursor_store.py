@@ -33,6 +33,13 @@ from filelock import FileLock, Timeout
 from connector.errors import CursorStoreError as CursorStoreError
 from connector.errors import CursorStoreFileError as CursorStoreFileError
 from triggers.cursor import CursorState, SeenChanges
+from triggers.state_rows import (
+    STATE_COLUMNS,
+    STATE_PLACEHOLDERS,
+    STATE_UPDATE,
+    state_from,
+    state_values,
+)
 from triggers.store import CursorHeldError
 
 SCHEMA_VERSION = 4
@@ -213,9 +220,7 @@ class SQLiteCursorStore:
     def load(self, key: str) -> CursorState | None:
         try:
             row = self._db.execute(
-                "SELECT number, floor, watermark, last_sweep, resume_since, resume_page, "
-                "sweep_started, resume_until, rate, last_poll, spent "
-                "FROM cursors WHERE key = ?",
+                f"SELECT number, {STATE_COLUMNS} FROM cursors WHERE key = ?",  # noqa: S608
                 (key,),
             ).fetchone()
             if row is None:
@@ -227,19 +232,7 @@ class SQLiteCursorStore:
             )
         except sqlite3.Error as error:
             raise self._error("cannot read", error) from None
-        return CursorState(
-            floor=row[1],
-            watermark=row[2],
-            seen=seen,
-            last_sweep=row[3],
-            resume_since=row[4],
-            resume_page=row[5],
-            sweep_started=row[6],
-            resume_until=row[7],
-            rate=row[8],
-            last_poll=row[9],
-            spent={int(minute): count for minute, count in json.loads(row[10] or "{}").items()},
-        )
+        return state_from(row[1:], seen)
 
     def commit(self, key: str, state: CursorState, changes: SeenChanges) -> None:
         try:
@@ -250,29 +243,11 @@ class SQLiteCursorStore:
     def _commit(self, key: str, state: CursorState, changes: SeenChanges) -> None:
         with self._transaction() as db:
             db.execute(
-                "INSERT INTO cursors (key, floor, watermark, last_sweep, resume_since, "
-                "resume_page, sweep_started, scope, resume_until, rate, last_poll, spent) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET floor = excluded.floor, "
-                "watermark = excluded.watermark, last_sweep = excluded.last_sweep, "
-                "resume_since = excluded.resume_since, resume_page = excluded.resume_page, "
-                "sweep_started = excluded.sweep_started, scope = coalesce(excluded.scope, scope), "
-                "resume_until = excluded.resume_until, rate = excluded.rate, "
-                "last_poll = excluded.last_poll, spent = excluded.spent",
-                (
-                    key,
-                    state.floor,
-                    state.watermark,
-                    state.last_sweep,
-                    state.resume_since,
-                    state.resume_page,
-                    state.sweep_started,
-                    self._scopes.get(key),
-                    state.resume_until,
-                    state.rate,
-                    state.last_poll,
-                    json.dumps(state.spent, separators=(",", ":")),
-                ),
+                f"INSERT INTO cursors (key, scope, {STATE_COLUMNS}) "  # noqa: S608 - constants
+                f"VALUES (?, ?, {STATE_PLACEHOLDERS}) "
+                f"ON CONFLICT (key) DO UPDATE SET {STATE_UPDATE}, "
+                "scope = coalesce(excluded.scope, scope)",
+                (key, self._scopes.get(key), *state_values(state)),
             )
             number = self._number(key)
             if changes.removed_before is not None:
