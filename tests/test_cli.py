@@ -20,7 +20,7 @@ import pytest
 
 from connector.cli import invoke
 from sandbox.server import SandboxServer
-from tests.support import Account, SandboxAdmin
+from tests.support import Account, SandboxAdmin, account_with_mail
 
 MXGUARD = [sys.executable, "-m", "connector"]
 
@@ -149,6 +149,44 @@ def test_run_with_flags_json_and_both_spellings(
         "run", "release-message", "--message-id", "qmsg_x", account=account, base_url=base
     )
     assert gone.returncode == 5
+
+
+def test_stats_sender_rules_and_a_verdict_from_the_command_line(
+    mxguard: Run, sandbox: SandboxServer, admin: SandboxAdmin
+) -> None:
+    account, ids = account_with_mail(admin)
+    base = sandbox.base_url
+    stats = mxguard(
+        "run", "get-account-stats", "--domain", "EXAMPLE.com", account=account, base_url=base
+    )
+    assert stats.returncode == 0, stats.stderr
+    [counted] = json.loads(stats.stdout)
+    assert (counted["domain"], counted["messages_scanned"], counted["quarantined"]) == (
+        "example.com",
+        2,
+        2,
+    )
+    window = ["--since", "2000-01-01T00:00:00Z", "--until", "2000-01-02T00:00:00+00:00"]
+    old = mxguard("run", "get-account-stats", *window, account=account, base_url=base)
+    assert json.loads(old.stdout)[0]["messages_scanned"] == 0
+    naive = mxguard("run", "get-account-stats", "--since", "2000-01-01T00:00:00", account=account)
+    assert naive.returncode == 3, "a time without its zone is refused before any request"
+    assert "since" in naive.stderr
+    rule = ["--domain", "example.com", "--pattern", "*@spam.example", "--action", "block"]
+    assert mxguard("run", "add-sender-rule", *rule, account=account, base_url=base).returncode == 0
+    found = mxguard(
+        "run", "find-sender-rules", "--domain", "example.com", "--action", "block",
+        account=account, base_url=base,
+    )  # fmt: skip
+    assert [r["pattern"] for r in json.loads(found.stdout)] == ["*@spam.example"]
+    verdict = mxguard(
+        "run", "find-verdict", "--verdict-id", ids["held_verdict"], account=account, base_url=base
+    )
+    assert [v["id"] for v in json.loads(verdict.stdout)] == [ids["held_verdict"]]
+    nothing = mxguard(
+        "run", "find-verdict", "--verdict-id", "vrd_missing", account=account, base_url=base
+    )
+    assert (nothing.returncode, json.loads(nothing.stdout)) == (0, [])
 
 
 def test_poll_prints_json_lines_and_keeps_its_cursor(

@@ -45,7 +45,7 @@ from tests.engines.make_iml import (
     load,
     parse_date,
 )
-from tests.support import Account, SandboxAdmin
+from tests.support import Account, SandboxAdmin, account_with_mail
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFESTS = ROOT / "manifests"
@@ -201,6 +201,9 @@ def test_layout_and_index(exported: Path) -> None:
         "reportSpam",
         "findDomain",
         "findQuarantinedMessage",
+        "findSenderRules",
+        "findVerdict",
+        "getAccountStats",
         "newVerdictInstant",
         "newQuarantinedMessageInstant",
         "newDomainInstant",
@@ -542,6 +545,47 @@ def reference_error(call: Any) -> str:
     with pytest.raises((ActionConflictError, APIError)) as failed:
         call()
     return str(failed.value)
+
+
+def test_stats_sender_rules_and_a_verdict_are_found_as_the_reference_finds_them(
+    exported: Path, sandbox: SandboxServer, admin: SandboxAdmin
+) -> None:
+    account, ids = account_with_mail(admin)
+    make, ref = app(exported, account, admin), runner(sandbox, account)
+    ops = {op.key: op for op in files.load_operations(MANIFESTS)}
+    for rule in (
+        {"pattern": "*@spam.example", "action": "block"},
+        {"pattern": "a@ok.example", "action": "allow"},
+    ):
+        make.module("addSenderRule", {"domain": "example.com", **rule})
+    for inputs in (
+        {"domain": "example.com"},
+        {"domain": "example.com", "action": "allow"},
+        {"domain": "example.com", "pattern": "SPAM"},
+    ):
+        found = make.module("findSenderRules", inputs)
+        assert found == ref.run(ops["find_sender_rules"], inputs), inputs
+    assert [
+        r["pattern"]
+        for r in make.module("findSenderRules", {"domain": "example.com", "action": "allow"})
+    ] == ["a@ok.example"]
+    with pytest.raises(MakeError) as missing:
+        make.module("findSenderRules", {"domain": "nowhere.example"})
+    assert missing.value.status == 404
+
+    (verdict,) = make.module("findVerdict", {"verdict_id": ids["held_verdict"]})
+    assert [verdict] == ref.run(ops["find_verdict"], {"verdict_id": ids["held_verdict"]})
+    assert verdict["subject"] == "A"
+    assert make.module("findVerdict", {"verdict_id": "vrd_missing"}) == []
+
+    (stats,) = make.module("getAccountStats", {"domain": "example.com"})
+    (reference,) = ref.run(ops["get_account_stats"], {"domain": "example.com"})
+    counts = ("messages_scanned", "by_verdict", "by_action", "quarantined", "quarantine_held")
+    assert {k: stats[k] for k in counts} == {k: reference[k] for k in counts}
+    assert (stats["messages_scanned"], stats["quarantined"]) == (2, 2)
+    window = {"since": "2000-01-01T00:00:00Z", "until": "2000-01-02T00:00:00Z"}
+    (empty,) = make.module("getAccountStats", window)
+    assert empty["messages_scanned"] == 0
 
 
 def test_domains_and_sender_rules_with_repeats(

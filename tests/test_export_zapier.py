@@ -34,6 +34,7 @@ from connector.manifest.runner import ManifestRunner, prepare
 from sandbox.server import SandboxServer
 from tests.scenario_replay import ScenarioRun, expand, load_scenarios
 from tests.support import Account, SandboxAdmin, account_with_mail
+from tests.test_manifests import VOLATILE
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFESTS = ROOT / "manifests"
@@ -41,16 +42,6 @@ TOOLING = ROOT / "tools" / "zapier"
 NODE_MODULES = TOOLING / "node_modules"
 HARNESS = Path(__file__).resolve().parent / "js"
 PINNED = ("zapier-platform-core", "zapier-platform-schema")
-VOLATILE = {
-    "id",
-    "created_at",
-    "updated_at",
-    "released_at",
-    "reported_at",
-    "verdict_id",
-    "quarantined_at",
-    "expires_at",
-}
 PAGE = 500  # the API's largest page, which the triggers read
 NUMBERS = ("limit", "days")  # integer inputs, which Zapier sends as text
 
@@ -224,7 +215,8 @@ def test_the_export_passes_zapiers_schema_and_mirrors_the_manifests(
         assert made["display"]["label"] == op.label
         assert made["operation"]["sample"] == op.sample
         assert [f["key"] for f in made["operation"]["outputFields"]] == [f.key for f in op.output]
-        assert [f["key"] for f in made["operation"]["outputFields"] if f.get("primary")] == ["id"]
+        primary = [f["key"] for f in made["operation"]["outputFields"] if f.get("primary")]
+        assert primary == (["id"] if "id" in {f.key for f in op.output} else [])
         for spec, field_made in zip(op.inputs, made["operation"]["inputFields"], strict=True):
             assert field_made["key"] == spec.key
             assert field_made["required"] == spec.required
@@ -429,6 +421,15 @@ ACTION_STEPS: list[tuple[str, dict[str, str], str | int]] = [
     ("find_quarantined_message", {"status": "reported", "limit": "5", "days": "2"}, 1),
     ("remove_domain", {"domain": IDN}, "removed"),
     ("remove_domain", {"domain": IDN}, "already_absent"),
+    ("add_sender_rule", {**RULE, "pattern": "x@ok.example", "action": "allow"}, "created"),
+    ("find_sender_rules", {"domain": "example.com"}, 1),
+    ("find_sender_rules", {"domain": "example.com", "pattern": "OK.", "action": "allow"}, 1),
+    ("find_sender_rules", {"domain": "example.com", "action": "block"}, 0),
+    ("find_sender_rules", {"domain": "missing.example"}, 404),
+    ("find_verdict", {"verdict_id": "{held_verdict}"}, 1),
+    ("find_verdict", {"verdict_id": "vrd_missing"}, 0),
+    ("get_account_stats", {"domain": "example.com"}, 1),
+    ("get_account_stats", {"since": "2000-01-01T00:00:00Z", "until": "2000-01-02T00:00:00Z"}, 1),
 ]
 
 
@@ -492,6 +493,10 @@ def test_actions_and_searches_do_what_the_manifests_say(
     assert [m["sender"] for m in got[17]] == ["x@deals.example"]
     assert [m["status"] for m in got[18]] == ["reported"]
     assert got[19] == {"id": "xn--bcher-kva.example", "outcome": "removed"}
+    assert got[23][0]["pattern"] == "x@ok.example"
+    assert got[26][0]["subject"] == "A"
+    assert (got[28][0]["messages_scanned"], got[28][0]["quarantined"]) == (2, 2)
+    assert got[29][0]["messages_scanned"] == 0, "a window before everything is empty"
 
 
 def test_inputs_are_checked_before_anything_is_sent(

@@ -30,6 +30,10 @@ VOLATILE = {
     "verdict_id",
     "quarantined_at",
     "expires_at",
+    "since",
+    "until",
+    "message_id",
+    "scanned_at",
 }
 
 
@@ -123,6 +127,16 @@ STEPS: list[tuple[str, dict[str, Any]]] = [
     ("find_quarantined_message", {"status": "reported", "limit": 5}),
     ("remove_sender_rule", {"domain": "example.com", "rule_id": "rul_missing"}),
     ("remove_sender_rule", {"domain": "missing.example", "rule_id": "rul_missing"}),
+    ("find_sender_rules", {"domain": "example.com"}),
+    ("find_sender_rules", {"domain": "example.com", "pattern": "SPAM", "action": "block"}),
+    ("find_sender_rules", {"domain": "example.com", "action": "allow"}),
+    ("find_sender_rules", {"domain": "missing.example"}),
+    ("find_verdict", {"verdict_id": "{held_verdict}"}),
+    ("find_verdict", {"verdict_id": "vrd_missing"}),
+    ("get_account_stats", {}),
+    ("get_account_stats", {"domain": "example.com"}),
+    ("get_account_stats", {"domain": "nothing.example"}),
+    ("get_account_stats", {"since": "2000-01-01T00:00:00Z", "until": "2000-01-02T00:00:00Z"}),
     ("remove_domain", {"domain": "xn--bcher-kva.example"}),
     ("remove_domain", {"domain": "xn--bcher-kva.example"}),
 ]

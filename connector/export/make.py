@@ -549,6 +549,12 @@ def search(bundle: Bundle, op: Operation, rule: Empty | None) -> dict[str, Any]:
             where.paging.cursor_param, where.paging.next_cursor, where.paging.has_more
         )
         return spec
+    if op.pagination is None and op.kind == "search" and op.repeat is None:
+        # a read that always answers with one object (an account's stats): that object is the
+        # one result
+        spec = request(op, op.request)
+        spec["response"] = {"output": wrap("body")}
+        return spec
     if op.pagination is None:
         raise ExportError(
             f"{op.key}: a search by key cannot be expressed for Make without an 'empty' repeat "
