@@ -26,7 +26,7 @@ class SandboxAdmin(SimulationClient):
 def account_with_mail(admin: SimulationClient) -> tuple[SandboxAccount, dict[str, str]]:
     """A fresh account with two quarantined messages: ids under "held" (spam from
     x@deals.example, subject A) and "other" (phishing from y@phish.example, subject B), and the
-    first one's verdict under "held_verdict".
+    first one's verdict under "held_verdict" (its Message-ID under "held_message_id").
 
     Both are stamped an hour before the sandbox's "now" (one second apart, so their order never
     depends on random ids): searches look back a number of days from the clock they read.
@@ -53,7 +53,13 @@ def account_with_mail(admin: SimulationClient) -> tuple[SandboxAccount, dict[str
     listed = admin.public(account, "GET", "/quarantine").json()["data"]
     held = {message["subject"]: message["id"] for message in listed}
     verdicts = {message["subject"]: message["verdict_id"] for message in listed}
-    return account, {"held": held["A"], "other": held["B"], "held_verdict": verdicts["A"]}
+    verdict = admin.public(account, "GET", f"/verdicts/{verdicts['A']}").json()
+    return account, {
+        "held": held["A"],
+        "other": held["B"],
+        "held_verdict": verdicts["A"],
+        "held_message_id": verdict["message_id"],
+    }
 
 
 class SandboxTime:

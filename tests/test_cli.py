@@ -187,6 +187,11 @@ def test_stats_sender_rules_and_a_verdict_from_the_command_line(
         "run", "find-verdict", "--verdict-id", "vrd_missing", account=account, base_url=base
     )
     assert (nothing.returncode, json.loads(nothing.stdout)) == (0, [])
+    by_message = mxguard(
+        "run", "find-verdicts", "--message-id", ids["held_message_id"], account=account,
+        base_url=base,
+    )  # fmt: skip
+    assert [v["id"] for v in json.loads(by_message.stdout)] == [ids["held_verdict"]]
 
 
 def test_poll_prints_json_lines_and_keeps_its_cursor(

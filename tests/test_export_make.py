@@ -203,6 +203,7 @@ def test_layout_and_index(exported: Path) -> None:
         "findQuarantinedMessage",
         "findSenderRules",
         "findVerdict",
+        "findVerdicts",
         "getAccountStats",
         "newVerdictInstant",
         "newQuarantinedMessageInstant",
@@ -577,6 +578,9 @@ def test_stats_sender_rules_and_a_verdict_are_found_as_the_reference_finds_them(
     assert [verdict] == ref.run(ops["find_verdict"], {"verdict_id": ids["held_verdict"]})
     assert verdict["subject"] == "A"
     assert make.module("findVerdict", {"verdict_id": "vrd_missing"}) == []
+    by_message = {"message_id": ids["held_message_id"]}
+    assert make.module("findVerdicts", by_message) == ref.run(ops["find_verdicts"], by_message)
+    assert [v["id"] for v in make.module("findVerdicts", by_message)] == [ids["held_verdict"]]
 
     (stats,) = make.module("getAccountStats", {"domain": "example.com"})
     (reference,) = ref.run(ops["get_account_stats"], {"domain": "example.com"})

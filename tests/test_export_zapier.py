@@ -428,6 +428,8 @@ ACTION_STEPS: list[tuple[str, dict[str, str], str | int]] = [
     ("find_sender_rules", {"domain": "missing.example"}, 404),
     ("find_verdict", {"verdict_id": "{held_verdict}"}, 1),
     ("find_verdict", {"verdict_id": "vrd_missing"}, 0),
+    ("find_verdicts", {"message_id": "{held_message_id}", "days": "2"}, 1),
+    ("find_verdicts", {"sender": "PHISH", "limit": "5"}, 1),
     ("get_account_stats", {"domain": "example.com"}, 1),
     ("get_account_stats", {"since": "2000-01-01T00:00:00Z", "until": "2000-01-02T00:00:00Z"}, 1),
 ]
@@ -495,8 +497,10 @@ def test_actions_and_searches_do_what_the_manifests_say(
     assert got[19] == {"id": "xn--bcher-kva.example", "outcome": "removed"}
     assert got[23][0]["pattern"] == "x@ok.example"
     assert got[26][0]["subject"] == "A"
-    assert (got[28][0]["messages_scanned"], got[28][0]["quarantined"]) == (2, 2)
-    assert got[29][0]["messages_scanned"] == 0, "a window before everything is empty"
+    assert [v["subject"] for v in got[28]] == ["A"]
+    assert [v["sender"] for v in got[29]] == ["y@phish.example"]
+    assert (got[30][0]["messages_scanned"], got[30][0]["quarantined"]) == (2, 2)
+    assert got[31][0]["messages_scanned"] == 0, "a window before everything is empty"
 
 
 def test_inputs_are_checked_before_anything_is_sent(
