@@ -32,6 +32,13 @@ number is the exit code of the ``mxguard`` command line (the table is ``connecto
      │    └── PostgresStorageError            bridge.postgres: --db unreachable or other 1
      ├── LeaseLostError                   bridge.storage: a worker's lease was taken over 1
      ├── CursorResetRefusedError          bridge.outbox: a pump's cursor never restarts 1
+     ├── BulkError                        connector.bulk: a result file not written  1
+     │    ├── BulkFileError                   the input file cannot be read          2
+     │    ├── InvalidRowsError                rows that cannot be sent; none sent    3
+     │    ├── JournalError                    the journal cannot be used             2
+     │    │    └── JournalMismatchError           another file's, server's or token's 2
+     │    ├── JournalInUseError               another run applies this journal      6
+     │    └── ResultsFileError                the result file's place cannot work    2
      └── ExportError                      the manifests cannot be exported; ValueError 1
           └── ExportOptionError               an export option that cannot work       2
                └── ExportFolderError              --out is not an earlier export;     2
@@ -71,6 +78,15 @@ from bridge.signing import SignatureError
 from bridge.sqlite import BridgeStorageFileError
 from bridge.storage import BridgeStorageError, LeaseLostError
 from bridge.targets import TargetRefusedError
+from connector.bulk.errors import (
+    BulkError,
+    BulkFileError,
+    InvalidRowsError,
+    JournalError,
+    JournalInUseError,
+    JournalMismatchError,
+    ResultsFileError,
+)
 from triggers.store import CursorHeldError
 
 __all__ = [
@@ -81,6 +97,8 @@ __all__ = [
     "AuthenticationError",
     "BridgeStorageError",
     "BridgeStorageFileError",
+    "BulkError",
+    "BulkFileError",
     "ConflictError",
     "CursorHeldError",
     "CursorResetRefusedError",
@@ -91,7 +109,11 @@ __all__ = [
     "ExportOptionError",
     "InvalidArgumentError",
     "InvalidRequestError",
+    "InvalidRowsError",
     "InvalidTokenError",
+    "JournalError",
+    "JournalInUseError",
+    "JournalMismatchError",
     "KeyFileError",
     "LeaseLostError",
     "MalformedResponseError",
@@ -100,6 +122,7 @@ __all__ = [
     "PostgresStorageError",
     "RateBudgetExhaustedError",
     "RateLimitedError",
+    "ResultsFileError",
     "RetryScheduleError",
     "ScaffoldError",
     "SecretBoxError",

@@ -1,5 +1,5 @@
 """The ``mxguard`` command line: list, me, poll, run, demo, sandbox, contract, manifests, export,
-scaffold.
+scaffold, login, logout, profiles.
 
 One module per command or group; this one holds the root group (its global options and the
 translation of errors into exit codes), ``invoke`` (run it in-process, get the exit code) and
@@ -30,10 +30,12 @@ from connector import __version__
 from connector.cli import (
     bridge,
     bridge_tokens,  # noqa: F401 - registers `bridge tokens` under `bridge`
+    bulk,
     contract,
     demo,
     export,
     info,
+    login,
     manifests,
     poll,
     run,
@@ -77,6 +79,15 @@ class MainGroup(click.Group):
     help=f"The token's limits when MxGuard raised them, e.g. 120/min,6000/h [env: "
     f"{RATE_LIMITS_ENV}; default: {DEFAULT_PER_MINUTE}/min,{DEFAULT_PER_HOUR}/h].",
 )
+@click.option(
+    "--profile",
+    metavar="NAME",
+    envvar="MXGUARD_PROFILE",
+    callback=login.profile_option,
+    help="Take the token and base URL from this profile of `mxguard login` when no --token or "
+    "$MXGUARD_API_TOKEN is given (those win) [env: MXGUARD_PROFILE; default: the profile "
+    "'default', when there is one].",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress or status lines on stderr.")
 @click.option("--debug", is_flag=True, help="On an error, show the traceback too.")
 @pass_settings
@@ -85,6 +96,7 @@ def main(
     token: str | None,
     base_url: str | None,
     rate_limits: str | None,
+    profile: str | None,
     quiet: bool,
     debug: bool,
 ) -> None:
@@ -101,6 +113,7 @@ def main(
         quiet,
         debug,
     )
+    settings.profile = profile
     if rate_limits:
         try:
             settings.per_minute, settings.per_hour = parse_rate_limits(rate_limits, "--rate-limits")
@@ -121,6 +134,10 @@ for _command in (
     export.export,
     scaffold.scaffold,
     bridge.bridge,
+    bulk.bulk,
+    login.login,
+    login.logout,
+    login.profiles,
 ):
     main.add_command(_command)
 
