@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 
 import pytest
 
+from connector.profiles import CONFIG_DIR_ENV
 from sandbox.server import SandboxServer
 from sandbox.settings import SandboxSettings
 from tests.bridge_support import receiver  # noqa: F401 - a fixture for every bridge test
 from tests.support import Account, SandboxAdmin
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """No test reads the profiles of whoever runs the suite: a command without a token would
+    otherwise use their profile "default". Tests of profiles set a folder of their own."""
+    os.environ[CONFIG_DIR_ENV] = tempfile.mkdtemp(prefix="mxguard-test-config-")
 
 
 @pytest.fixture(scope="session")
