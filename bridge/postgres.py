@@ -37,7 +37,7 @@ from bridge.secrets_box import SecretBox
 from bridge.sql import Connection, SqlBridgeStorage, lease_lost
 from bridge.storage import BridgeStorageError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SETUP_LOCK = 0x4D584742  # "MXGB": the advisory lock held while the schema is set up
 SCHEMA = """
 CREATE TABLE bridge_schema (version INTEGER NOT NULL);
@@ -47,6 +47,7 @@ CREATE TABLE tokens (
 CREATE TABLE leases (
     name TEXT PRIMARY KEY, holder TEXT NOT NULL, fence BIGINT NOT NULL,
     expires_at TIMESTAMPTZ NOT NULL);
+CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE subscriptions (
     id TEXT PRIMARY KEY, seq BIGSERIAL, customer_id TEXT NOT NULL,
     token_fingerprint TEXT NOT NULL, event TEXT NOT NULL, filters TEXT NOT NULL,
@@ -78,7 +79,9 @@ CREATE TABLE attempts (
     excerpt TEXT NOT NULL, next_attempt_at BIGINT, extra TEXT NOT NULL);
 CREATE INDEX attempts_subscription ON attempts (subscription_id, at, id);
 """
-MIGRATIONS: dict[int, str] = {}
+MIGRATIONS: dict[int, str] = {
+    1: "CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+}
 """Version -> the statements that bring a database of that version to the next one."""
 
 CONNECT_TIMEOUT_S = 10
@@ -158,6 +161,7 @@ class PostgresBridgeStorage(SqlBridgeStorage):
             ) from None
         try:
             self._set_up()
+            self.check_key()
         except BaseException:
             self._pool.close()
             raise

@@ -25,7 +25,7 @@ from bridge.models import (
     Subscription,
     SubscriptionStatus,
 )
-from bridge.secrets_box import SecretBox
+from bridge.secrets_box import KEY_ENV, SecretBox, WrongKeyError
 from bridge.storage import SUBSCRIPTION, LeaseLostError
 from triggers.cursor import CursorState, SeenChanges
 from triggers.state_rows import (
@@ -36,6 +36,8 @@ from triggers.state_rows import (
     state_values,
 )
 
+KEY_CHECK = "key-check"
+"""The ``settings`` row (and the sealing context) of the key check."""
 SUBSCRIPTION_COLUMNS = (
     "id, customer_id, token_fingerprint, event, filters, target_url, sealed_secret, "
     "description, created_at, status, failing_since"
@@ -120,6 +122,37 @@ class SqlBridgeStorage(ABC):
 
     def _select(self, statement: str, parameters: tuple[Any, ...] = ()) -> list[Any]:
         return self._read(self._sql(statement), parameters)
+
+    # -- the key -----------------------------------------------------------------------------------
+    def check_key(self) -> None:
+        """Refuse to run with a key that is not the one this data was sealed with.
+
+        Every process of one bridge must seal and open with one key (on PostgreSQL, one
+        ``MXGUARD_BRIDGE_KEY`` on every machine): a process with another key could not open the
+        tokens and secrets the others keep, and what it sealed the others could not open. A
+        sealed check value is kept beside the data; a store that has none yet gets it once one
+        of its sealed values opens with this key (or at once, when it keeps none).
+        """
+        check = self._select("SELECT value FROM settings WHERE name = ?", (KEY_CHECK,))
+        try:
+            if check:
+                self._box.open(check[0][0], context=KEY_CHECK)
+                return
+            kept = self._select("SELECT fingerprint, sealed FROM tokens LIMIT 1")
+            if kept:
+                self._box.open(kept[0][1], context=f"token:{kept[0][0]}")
+        except WrongKeyError:
+            raise WrongKeyError(
+                f"{self.location} keeps secrets sealed with another key than this process's "
+                f"(from {self._box.source}): every process of one bridge needs the same key "
+                f"({KEY_ENV} on each machine, or the same key file)"
+            ) from None
+        with self._writing("cannot write the key check to") as db:
+            self._run(
+                db,
+                "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+                (KEY_CHECK, self._box.seal(KEY_CHECK, context=KEY_CHECK)),
+            )
 
     # -- tokens ------------------------------------------------------------------------------------
     def put_token(

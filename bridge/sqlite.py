@@ -43,7 +43,7 @@ from bridge.storage import BridgeStorageError
 APPLICATION_ID = 0x4D584742
 """``PRAGMA application_id`` of a bridge file ("MXGB"): another program's SQLite file, or a
 trigger cursor file, is refused rather than written into."""
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SCHEMA = """
 CREATE TABLE tokens (
     fingerprint TEXT PRIMARY KEY, customer_id TEXT NOT NULL, sealed TEXT NOT NULL,
@@ -51,6 +51,7 @@ CREATE TABLE tokens (
 CREATE TABLE leases (
     name TEXT PRIMARY KEY, holder TEXT NOT NULL, fence INTEGER NOT NULL,
     expires_at REAL NOT NULL);
+CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE subscriptions (
     id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, token_fingerprint TEXT NOT NULL,
     event TEXT NOT NULL, filters TEXT NOT NULL, target_url TEXT NOT NULL,
@@ -92,6 +93,9 @@ ALTER TABLE tokens ADD COLUMN added_by TEXT NOT NULL DEFAULT 'subscription';
 CREATE TABLE leases (
     name TEXT PRIMARY KEY, holder TEXT NOT NULL, fence INTEGER NOT NULL,
     expires_at REAL NOT NULL);
+""",
+    2: """
+CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """,
 }
 """Version -> the statements that bring a file of that version to the next one."""
@@ -163,6 +167,7 @@ class SQLiteBridgeStorage(SqlBridgeStorage):
                     if new:  # before anything is written; the -wal and -shm files follow it
                         os.chmod(self.path, 0o600)
                     self._set_up()
+                    self.check_key()
                 except BaseException:
                     self._db.close()
                     raise

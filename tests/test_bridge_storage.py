@@ -235,16 +235,42 @@ def test_a_token_is_replaced_under_its_fingerprint(storage: BridgeStorage) -> No
     assert storage.token("fp_a") == TOKEN + "-rotated"
 
 
-def test_another_key_cannot_open_the_kept_tokens(tmp_path: Path, box: SecretBox) -> None:
+def test_another_key_is_refused_when_the_storage_opens(tmp_path: Path, box: SecretBox) -> None:
+    """A process with another key (another MXGUARD_BRIDGE_KEY on one machine) is stopped at
+    once, before it seals anything the others could not open."""
     with storage_at(tmp_path / "bridge.db", box) as storage:
         storage.put_token("cus_a", "fp_a", TOKEN)
     other = SecretBox(bytes(32), source="another key")
-    with (
-        open_storage(tmp_path / "bridge.db", other) as storage,
-        pytest.raises(WrongKeyError) as caught,
-    ):
-        storage.token("fp_a")
+    with pytest.raises(WrongKeyError) as caught:
+        open_storage(tmp_path / "bridge.db", other)
+    assert "MXGUARD_BRIDGE_KEY" in str(caught.value)
+    assert "another key" in str(caught.value)
     assert TOKEN not in str(caught.value)
+    with storage_at(tmp_path / "bridge.db", box) as storage:
+        assert storage.token("fp_a") == TOKEN, "the right key still opens everything"
+
+
+def test_a_store_kept_before_the_key_check_gets_one_from_the_right_key_only(
+    tmp_path: Path, box: SecretBox
+) -> None:
+    with storage_at(tmp_path / "bridge.db", box) as storage:
+        storage.put_token("cus_a", "fp_a", TOKEN)
+    raw_execute(tmp_path / "bridge.db", "DELETE FROM settings")  # as an older bridge left it
+    other = SecretBox(bytes(32), source="another key")
+    with pytest.raises(WrongKeyError):
+        open_storage(tmp_path / "bridge.db", other)  # its kept token does not open
+    with storage_at(tmp_path / "bridge.db", box) as storage:
+        assert storage.token("fp_a") == TOKEN
+    with pytest.raises(WrongKeyError):
+        open_storage(tmp_path / "bridge.db", other)  # now the check itself refuses it
+
+
+def test_an_empty_store_takes_the_first_key(tmp_path: Path) -> None:
+    first = SecretBox(bytes(range(32)), source="the first key")
+    with storage_at(tmp_path / "bridge.db", first):
+        pass
+    with pytest.raises(WrongKeyError):
+        open_storage(tmp_path / "bridge.db", SecretBox(bytes(32), source="another key"))
 
 
 def test_a_sealed_token_moved_to_another_row_does_not_open(
