@@ -213,6 +213,9 @@ class PostgresBridgeStorage(SqlBridgeStorage):
     def _writing(self, doing: str) -> AbstractContextManager[psycopg.Connection[Any]]:
         return self._transaction(doing)
 
+    def _snapshot(self, doing: str) -> AbstractContextManager[psycopg.Connection[Any]]:
+        return self._transaction(doing)  # a transaction that only reads takes no lock
+
     @contextmanager
     def _transaction(self, doing: str) -> Iterator[psycopg.Connection[Any]]:
         try:

@@ -61,6 +61,8 @@ class Connection(Protocol):
 
     def execute(self, sql: Any, parameters: Any = ..., /) -> Any: ...
 
+    def cursor(self) -> Any: ...
+
 
 def to_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
@@ -104,6 +106,10 @@ class SqlBridgeStorage(ABC):
         driver's errors become ``BridgeStorageError``s saying ``doing`` and where."""
 
     @abstractmethod
+    def _snapshot(self, doing: str) -> AbstractContextManager[Connection]:
+        """Several reads that see one state of the data, taking no write lock."""
+
+    @abstractmethod
     def _read(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[Any]: ...
 
     @abstractmethod
@@ -117,8 +123,10 @@ class SqlBridgeStorage(ABC):
         return db.execute(self._sql(statement), parameters)
 
     def _run_many(self, db: Connection, statement: str, rows: Iterator[tuple[Any, ...]]) -> None:
-        for row in rows:
-            db.execute(self._sql(statement), row)
+        """One statement for many rows, batched by the driver."""
+        batch = list(rows)
+        if batch:
+            db.cursor().executemany(self._sql(statement), batch)
 
     def _select(self, statement: str, parameters: tuple[Any, ...] = ()) -> list[Any]:
         return self._read(self._sql(statement), parameters)
@@ -332,7 +340,7 @@ class SqlBridgeStorage(ABC):
         )
 
     def load_cursor(self, stream: str) -> CursorState | None:
-        with self._writing("cannot read") as db:  # one snapshot of the cursor and its ids
+        with self._snapshot("cannot read") as db:  # the cursor and its ids as one state
             row = self._run(
                 db,
                 f"SELECT number, {STATE_COLUMNS} FROM streams WHERE key = ?",  # noqa: S608

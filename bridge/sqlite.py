@@ -242,6 +242,22 @@ class SQLiteBridgeStorage(SqlBridgeStorage):
         except sqlite3.Error as error:
             raise self._error(doing, error) from None
 
+    @contextmanager
+    def _snapshot(self, doing: str) -> Iterator[sqlite3.Connection]:
+        """A read transaction (deferred: no write lock; WAL keeps its view while others
+        commit)."""
+        try:
+            with self._lock:
+                db = self._db
+                db.execute("BEGIN")
+                try:
+                    yield db
+                finally:
+                    if db.in_transaction:
+                        db.execute("COMMIT")
+        except sqlite3.Error as error:
+            raise self._error(doing, error) from None
+
     def _read(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[Any]:
         try:
             with self._lock:
