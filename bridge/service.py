@@ -74,6 +74,8 @@ class BridgeService:
         self.worker_id = worker_id or f"worker-{secrets.token_hex(6)}"
         self.lease_s = lease_s
         self._leases: dict[str, Lease] = {}
+        """Token fingerprint -> the lease this worker holds on it."""
+        self._worker_lease: Lease | None = None
         self.triggers = triggers
         self.client_factory = client_factory
         self.deliverer = deliverer
@@ -88,7 +90,7 @@ class BridgeService:
         by_token: dict[str, list[str]] = {}
         for fingerprint, event in self.storage.streams():
             by_token.setdefault(fingerprint, []).append(event)
-        held = self._leases_for(sorted(by_token))
+        held = self._leases_for(list(by_token))
         for fingerprint, events in by_token.items():
             lease = held.get(fingerprint)
             if lease is None:
@@ -146,7 +148,9 @@ class BridgeService:
         """The token leases this worker holds for the round: renewed, or newly taken up to its
         share (the tokens divided by the live workers, rounded up); leases above the share are
         given back so that a worker that joined gets some."""
-        self.storage.acquire_lease(WORKER_LEASE + self.worker_id, self.worker_id, self.lease_s)
+        self._worker_lease = self.storage.acquire_lease(
+            WORKER_LEASE + self.worker_id, self.worker_id, self.lease_s
+        )
         workers = max(1, len(self.storage.live_leases(WORKER_LEASE)))
         share = math.ceil(len(fingerprints) / workers) if fingerprints else 0
         wanted = set(fingerprints)
@@ -154,32 +158,29 @@ class BridgeService:
             self.storage.release_lease(self._leases.pop(fingerprint))
         # renew first (they keep their pumps' warm state), then take free ones
         order = sorted(fingerprints, key=lambda f: (f not in self._leases, f))
-        held: dict[str, Lease] = {}
+        taken = 0
         for fingerprint in order:
-            if len(held) >= share:
-                old = self._leases.pop(fingerprint, None)
+            old = self._leases.pop(fingerprint, None)
+            if taken >= share:
                 if old is not None:
                     self.storage.release_lease(old)
                 continue
             lease = self.storage.acquire_lease(
                 TOKEN_LEASE + fingerprint, self.worker_id, self.lease_s
             )
-            if lease is None:
-                self._leases.pop(fingerprint, None)
-                continue
-            held[fingerprint] = self._leases[fingerprint] = lease
-        return held
+            if lease is not None:
+                self._leases[fingerprint] = lease
+                taken += 1
+        return dict(self._leases)
 
     def release(self) -> None:
         """Give every lease back (a worker stopping cleanly): others take over at once."""
         for lease in self._leases.values():
             self.storage.release_lease(lease)
         self._leases.clear()
-        worker = self.storage.acquire_lease(
-            WORKER_LEASE + self.worker_id, self.worker_id, self.lease_s
-        )
-        if worker is not None:
-            self.storage.release_lease(worker)
+        if self._worker_lease is not None:
+            self.storage.release_lease(self._worker_lease)
+            self._worker_lease = None
 
     def close(self) -> None:
         for client in self._clients.values():
