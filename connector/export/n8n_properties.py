@@ -172,22 +172,29 @@ def action_properties(actions: list[Operation]) -> list[dict[str, Any]]:
     return props
 
 
+def event_property(choices: list[tuple[str, str, str]], default: str) -> dict[str, Any]:
+    """A trigger node's Event option: one choice per (label, key, description)."""
+    return {
+        "displayName": "Event",
+        "name": "event",
+        "type": "options",
+        "noDataExpression": True,
+        "required": True,
+        "options": [
+            {"name": label, "value": camel(key), "description": describe(description)}
+            for label, key, description in choices
+        ],
+        "default": camel(default),
+    }
+
+
 def trigger_properties(triggers: list[Operation]) -> list[dict[str, Any]]:
     """Event, the chosen event's filters, and the options: backfill and the hourly budget."""
     ordered = sorted(triggers, key=lambda op: op.label)
-    props: list[dict[str, Any]] = [
-        {
-            "displayName": "Event",
-            "name": "event",
-            "type": "options",
-            "noDataExpression": True,
-            "required": True,
-            "options": [
-                {"name": op.label, "value": camel(op.key), "description": describe(op.description)}
-                for op in ordered
-            ],
-            "default": camel(triggers[0].key),
-        }
+    props = [
+        event_property(
+            [(op.label, op.key, op.description) for op in ordered], default=triggers[0].key
+        )
     ]
     for op in ordered:
         props += [field(op.noun, f, {"event": [camel(op.key)]}) for f in op.inputs]
@@ -226,26 +233,9 @@ def instant_properties(triggers: list[Operation]) -> list[dict[str, Any]]:
     ordered = sorted((op for op in triggers if op.instant is not None), key=lambda op: op.label)
     if not ordered:
         raise ExportError("no trigger has an instant version")
-    options = []
-    for op in ordered:
-        instant = instant_of(op)
-        options.append(
-            {
-                "name": instant.label,
-                "value": camel(instant.key),
-                "description": describe(instant.description),
-            }
-        )
-    props: list[dict[str, Any]] = [
-        {
-            "displayName": "Event",
-            "name": "event",
-            "type": "options",
-            "noDataExpression": True,
-            "required": True,
-            "options": options,
-            "default": options[0]["value"],
-        }
+    instants = [instant_of(op) for op in ordered]
+    props = [
+        event_property([(i.label, i.key, i.description) for i in instants], default=instants[0].key)
     ]
     for op in ordered:
         show = {"event": [camel(instant_of(op).key)]}
