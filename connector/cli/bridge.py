@@ -19,9 +19,10 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, get_args, get_origin
+from typing import Any, TypeVar, get_args, get_origin
 from urllib.parse import quote, urlsplit
 
 import click
@@ -106,6 +107,22 @@ def _db_url(ctx: click.Context, param: click.Parameter, value: str | None) -> st
     return value.strip()
 
 
+FC = TypeVar("FC", bound=Callable[..., Any])
+
+
+def data_option(help_text: str) -> Callable[[FC], FC]:
+    """``--data``: the bridge's data folder (its SQLite file and key)."""
+    return click.option("--data", type=click.Path(file_okay=False, path_type=Path), help=help_text)
+
+
+def db_option(help_text: str) -> Callable[[FC], FC]:
+    """``--db`` (``$MXGUARD_BRIDGE_DB``): the bridge's PostgreSQL database, checked by
+    ``_db_url``."""
+    return click.option(
+        "--db", "db_url", envvar=DB_ENV, callback=_db_url, metavar="URL", help=help_text
+    )
+
+
 class Schedule(click.ParamType[Any]):
     """``--retry-schedule 5s,5m,30m,2h``."""
 
@@ -131,11 +148,7 @@ class Schedule(click.ParamType[Any]):
     type=click.IntRange(0, 65535),
     help="Port to listen on.",
 )
-@click.option(
-    "--data",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder of its database and key [default: in the user data folder].",
-)
+@data_option("Folder of its database and key [default: in the user data folder].")
 @click.option(
     "--interval",
     type=click.FloatRange(1, 3600),
@@ -150,15 +163,10 @@ class Schedule(click.ParamType[Any]):
 )
 @click.option("--retry-schedule", type=Schedule(), help="Delays between attempts, e.g. 5s,5m,30m.")
 @click.option("--budget", type=Rate(), metavar="RATE", help="Each stream's share, e.g. 200/h.")
-@click.option(
-    "--db",
-    "db_url",
-    envvar=DB_ENV,
-    callback=_db_url,
-    metavar="URL",
-    help="A PostgreSQL database (postgresql://user:password@host/name) shared by any number of "
+@db_option(
+    "A PostgreSQL database (postgresql://user:password@host/name) shared by any number of "
     "bridge processes, instead of SQLite in --data. Every process needs the same key: set "
-    f"{KEY_ENV}. [env: {DB_ENV}]",
+    f"{KEY_ENV}. [env: {DB_ENV}]"
 )
 @click.option(
     "--worker-id",

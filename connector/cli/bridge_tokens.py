@@ -17,26 +17,15 @@ import click
 from api_client.errors import shown
 from bridge.storage import BridgeStorage
 from connector.cli.base import Settings, pass_settings
-from connector.cli.bridge import DB_ENV, _db_url, bridge, default_data_folder
+from connector.cli.bridge import DB_ENV, bridge, data_option, db_option, default_data_folder
 from connector.exits import InvalidInputError
 
 TOKENS = "mxguard.bridge_tokens"
 
 
 @bridge.group(short_help="The tokens the bridge polls with (for operators).")
-@click.option(
-    "--data",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="The bridge's data folder (its SQLite file and key) [default: as serve's].",
-)
-@click.option(
-    "--db",
-    "db_url",
-    envvar=DB_ENV,
-    callback=_db_url,
-    metavar="URL",
-    help=f"The bridge's PostgreSQL database, as serve's --db. [env: {DB_ENV}]",
-)
+@data_option("The bridge's data folder (its SQLite file and key) [default: as serve's].")
+@db_option(f"The bridge's PostgreSQL database, as serve's --db. [env: {DB_ENV}]")
 @click.pass_context
 def tokens(ctx: click.Context, data: Path | None, db_url: str | None) -> None:
     """Add, list and remove the MxGuard tokens the bridge keeps (encrypted at rest), on its
