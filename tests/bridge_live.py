@@ -26,6 +26,18 @@ MXGUARD = [sys.executable, "-m", "connector"]
 START_TIMEOUT_S = 30.0
 
 
+def bridge_env(sandbox_url: str, **more: str) -> dict[str, str]:
+    """A bridge process's environment: MxGuard is the sandbox, and none of the caller's other
+    ``MXGUARD_*`` settings leak in."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MXGUARD_")}
+    return {**env, "MXGUARD_API_URL": sandbox_url, **more}
+
+
+def serve_command(data: Path, *options: str) -> list[str]:
+    """``mxguard bridge serve`` on ``data``, allowed to deliver to loopback receivers."""
+    return [*MXGUARD, "bridge", "serve", "--data", str(data), "--allow-private-targets", *options]
+
+
 def wait_for(check: Callable[[], bool], timeout: float, what: str = "the condition") -> None:
     """Until ``check()`` is true, on the real clock (a real process is being watched)."""
     deadline = time.monotonic() + timeout
@@ -56,23 +68,12 @@ class LiveBridge:
         self.url = f"http://127.0.0.1:{self.port}"
         self.data = data
         self.stderr = ""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MXGUARD_")}
-        env["MXGUARD_API_URL"] = sandbox_url
+        on_postgres = ["--db", database_at(data / "bridge.sqlite")] if ON_POSTGRES else []
         self._process = subprocess.Popen(
-            [
-                *MXGUARD,
-                "bridge",
-                "serve",
-                "--port",
-                str(self.port),
-                "--data",
-                str(data),
-                "--interval",
-                str(interval),
-                "--allow-private-targets",
-                *(["--db", database_at(data / "bridge.sqlite")] if ON_POSTGRES else []),
-            ],
-            env=env,
+            serve_command(
+                data, "--port", str(self.port), "--interval", str(interval), *on_postgres
+            ),
+            env=bridge_env(sandbox_url),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,

@@ -10,10 +10,8 @@ never had to answer 429.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +25,7 @@ from bridge.postgres import PostgresBridgeStorage
 from bridge.secrets_box import KEY_ENV, SecretBox
 from bridge.signing import SignatureError, verify
 from sandbox.server import SandboxServer
-from tests.bridge_live import wait_for
+from tests.bridge_live import bridge_env, serve_command, wait_for
 from tests.bridge_support import ON_POSTGRES, Receiver, database_at
 from tests.support import SandboxAdmin
 
@@ -41,7 +39,6 @@ WORKERS = 3
 LEASE_S = 10
 """The shortest lease the command line takes: a stopped worker's tokens move within it."""
 PER_BATCH = 8
-MXGUARD = [sys.executable, "-m", "connector"]
 
 
 class Worker:
@@ -50,25 +47,11 @@ class Worker:
     def __init__(self, name: str, dsn: str, data: Path, sandbox_url: str, key: str) -> None:
         self.name = name
         self.log = data / f"{name}.log"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MXGUARD_")}
-        env.update({"MXGUARD_API_URL": sandbox_url, KEY_ENV: key})
-        command = [
-            *MXGUARD,
-            "bridge",
-            "serve",
-            "--no-api",
-            "--db",
-            dsn,
-            "--data",
-            str(data),
-            "--worker-id",
-            name,
-            "--interval",
-            "1",
-            "--lease",
-            str(LEASE_S),
-            "--allow-private-targets",
-        ]
+        env = bridge_env(sandbox_url, **{KEY_ENV: key})
+        command = serve_command(
+            data, "--no-api", "--db", dsn, "--worker-id", name, "--interval", "1",
+            "--lease", str(LEASE_S),
+        )  # fmt: skip
         with self.log.open("w") as log:
             self.process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log)
 
