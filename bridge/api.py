@@ -36,7 +36,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -55,6 +55,8 @@ from api_client import (
 )
 from api_client.contract import MICROS
 from api_client.errors import shown
+from bridge.console.app import PATH as CONSOLE
+from bridge.console.app import LoginRefusedError, console_app
 from bridge.models import Attempt, Subscription, SubscriptionStatus
 from bridge.signing import MIN_SECRET_BYTES, SECRET_PREFIX, new_secret, rfc3339
 from bridge.storage import BridgeStorage
@@ -365,7 +367,9 @@ class TokenCheck:
         fingerprint finds the entry, the whole digest decides whether it is this token."""
         self._lock = threading.Lock()
 
-    def caller(self, token: Secret) -> Caller:
+    def caller(self, token: Secret, *, keep: bool = True) -> Caller:
+        """Whose ``token`` is. ``keep=False`` (the console's login) asks without keeping the
+        token in storage, and without trusting the answer later: only an API call keeps it."""
         fingerprint = token.fingerprint
         digest = hashlib.sha256(token.reveal().encode()).digest()
         now = self.clock_us()
@@ -384,6 +388,8 @@ class TokenCheck:
             raise upstream_error(error) from None
         finally:
             client.close()
+        if not keep:
+            return Caller(account.id, token)
         self.storage.put_token(account.id, fingerprint, token.reveal())
         with self._lock:
             for stale in [k for k, (_, _, until) in self._known.items() if until <= now]:
@@ -654,10 +660,22 @@ def create_app(
         # a path ending in '/' is no endpoint: a 404 in the error shape, not a bare redirect
         redirect_slashes=False,
     )
-    app.state.token_check = TokenCheck(
-        storage, client_factory, clock_us, round(auth_cache_s * MICROS)
-    )
+    token_check = TokenCheck(storage, client_factory, clock_us, round(auth_cache_s * MICROS))
+    app.state.token_check = token_check
     app.include_router(router)
+
+    def who_is(token: Secret) -> str:
+        try:
+            return token_check.caller(token, keep=False).customer_id
+        except BridgeApiError as refused:
+            raise LoginRefusedError(refused.message) from None
+
+    app.mount(CONSOLE, console_app(storage, who_is=who_is, clock_us=clock_us))
+
+    @app.get(CONSOLE, include_in_schema=False)
+    def console_home() -> RedirectResponse:
+        """``/console`` is the console's home, ``/console/``."""
+        return RedirectResponse(CONSOLE + "/", status_code=308)
 
     def allowed_methods(path: str) -> list[str]:
         methods: set[str] = set()

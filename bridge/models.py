@@ -108,3 +108,43 @@ class StoredToken:
     added_by: str
     """``subscription`` (it arrived with an API call) or ``operator`` (``bridge tokens add``)."""
     subscriptions: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class StreamReport:
+    """What the last poll of a stream found, kept by the worker that polled it, so that whoever
+    watches the bridge (the console) sees the policy in force without polling MxGuard itself."""
+
+    stream: str
+    fingerprint: str
+    event: str
+    at: int
+    """When the poll ended (µs)."""
+    mode: str | None = None
+    """``live`` or ``batch`` (``triggers/cursor.py``); None when the poll failed."""
+    budget_per_hour: float = 0.0
+    needed_per_hour: float = 0.0
+    """What the measured traffic needs in the chosen mode; above the budget, it falls behind."""
+    behind_per_hour_s: float = 0.0
+    complete: bool = True
+    """False when the poll stopped before the newest page (budget)."""
+    error: str | None = None
+    """Why the stream could not be polled; None when it was."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class BudgetReport:
+    """A token's rate budget after its last round: what this bridge counted, and what MxGuard
+    said in its ``X-RateLimit-*`` headers (which count every caller of the token)."""
+
+    fingerprint: str
+    at: int
+    per_minute: int
+    per_hour: int
+    minute_remaining: int
+    hour_remaining: int
+    server_limit: int | None = None
+    """``X-RateLimit-Limit`` of the last answer: the window that binds (60 or 600)."""
+    server_remaining: int | None = None
+    server_reset: int | None = None
+    """Unix seconds when that window frees a request."""

@@ -37,7 +37,7 @@ from bridge.secrets_box import SecretBox
 from bridge.sql import Connection, SqlBridgeStorage, lease_lost
 from bridge.storage import BridgeStorageError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SETUP_LOCK = 0x4D584742  # "MXGB": the advisory lock held while the schema is set up
 SCHEMA = """
 CREATE TABLE bridge_schema (version INTEGER NOT NULL);
@@ -48,6 +48,10 @@ CREATE TABLE leases (
     name TEXT PRIMARY KEY, holder TEXT NOT NULL, fence BIGINT NOT NULL,
     expires_at TIMESTAMPTZ NOT NULL);
 CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE reports (
+    name TEXT PRIMARY KEY, kind TEXT NOT NULL, fingerprint TEXT NOT NULL, at BIGINT NOT NULL,
+    body TEXT NOT NULL);
+CREATE INDEX reports_token ON reports (kind, fingerprint);
 CREATE TABLE subscriptions (
     id TEXT PRIMARY KEY, seq BIGSERIAL, customer_id TEXT NOT NULL,
     token_fingerprint TEXT NOT NULL, event TEXT NOT NULL, filters TEXT NOT NULL,
@@ -81,6 +85,12 @@ CREATE INDEX attempts_subscription ON attempts (subscription_id, at, id);
 """
 MIGRATIONS: dict[int, str] = {
     1: "CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    2: """
+CREATE TABLE reports (
+    name TEXT PRIMARY KEY, kind TEXT NOT NULL, fingerprint TEXT NOT NULL, at BIGINT NOT NULL,
+    body TEXT NOT NULL);
+CREATE INDEX reports_token ON reports (kind, fingerprint);
+""",
 }
 """Version -> the statements that bring a database of that version to the next one."""
 

@@ -20,15 +20,16 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from api_client import MxGuardClient, MxGuardError
 from bridge.delivery import Deliverer, DeliveryReport
-from bridge.models import Lease
+from bridge.models import BudgetReport, Lease, StreamReport
 from bridge.outbox import Pump, stream_key
 from bridge.storage import BridgeStorage, LeaseLostError
 from triggers.base import TriggerDefinition
+from triggers.poller import PollReport
 
 logger = logging.getLogger("bridge")
 
@@ -103,8 +104,10 @@ class BridgeService:
                     if pump is None:
                         report.failed[key] = "no token stored for it, or an unknown event"
                         continue
-                    report.queued += pump.poll(lease).emitted
+                    polled = pump.poll(lease)
+                    report.queued += polled.emitted
                     report.polled.append(key)
+                    self._report_stream(fingerprint, event, polled, None)
                 except LeaseLostError as lost:
                     report.failed[key] = str(lost)
                     self._leases.pop(fingerprint, None)
@@ -113,6 +116,8 @@ class BridgeService:
                 except MxGuardError as error:
                     report.failed[key] = str(error)
                     logger.warning("bridge: %s not polled: %s", key, error)
+                    self._report_stream(fingerprint, event, None, str(error))
+            self._report_budget(fingerprint)
         while True:
             delivered = self.deliverer.deliver_due(DELIVERY_BATCH)
             report.delivery.attempted += delivered.attempted
@@ -172,6 +177,56 @@ class BridgeService:
                 self._leases[fingerprint] = lease
                 taken += 1
         return dict(self._leases)
+
+    def _report_stream(
+        self, fingerprint: str, event: str, polled: PollReport | None, error: str | None
+    ) -> None:
+        """Keep what the poll found for the console; a failure to keep it is only logged (the
+        poll itself is committed)."""
+        report = StreamReport(
+            stream=stream_key(fingerprint, event),
+            fingerprint=fingerprint,
+            event=event,
+            at=self.clock_us(),
+            error=error,
+        )
+        if polled is not None:
+            report = replace(
+                report,
+                mode=polled.mode,
+                budget_per_hour=polled.budget_per_hour,
+                needed_per_hour=polled.needed_per_hour,
+                behind_per_hour_s=polled.behind_per_hour_s,
+                complete=polled.complete,
+            )
+        try:
+            self.storage.record_stream(report)
+        except MxGuardError as failed:
+            logger.warning("bridge: %s: report not kept: %s", report.stream, failed)
+
+    def _report_budget(self, fingerprint: str) -> None:
+        """Keep the token's budget as its client sees it after the round's polls."""
+        client = self._clients.get(fingerprint)
+        if client is None:
+            return
+        budget = client.rate_budget
+        reset = budget.server_reset
+        try:
+            self.storage.record_budget(
+                BudgetReport(
+                    fingerprint=fingerprint,
+                    at=self.clock_us(),
+                    per_minute=budget.per_minute,
+                    per_hour=budget.hourly_limit,
+                    minute_remaining=budget.minute_remaining,
+                    hour_remaining=budget.hour_remaining,
+                    server_limit=budget.server_limit,
+                    server_remaining=budget.server_remaining,
+                    server_reset=None if reset is None else int(reset.timestamp()),
+                )
+            )
+        except MxGuardError as failed:
+            logger.warning("bridge: budget of %s not kept: %s", fingerprint, failed)
 
     def release(self) -> None:
         """Give every lease back (a worker stopping cleanly): others take over at once."""

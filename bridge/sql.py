@@ -14,14 +14,17 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
+from dataclasses import asdict
 from typing import Any, Protocol
 
 from bridge.models import (
     Attempt,
+    BudgetReport,
     Delivery,
     Lease,
     NewDelivery,
     StoredToken,
+    StreamReport,
     Subscription,
     SubscriptionStatus,
 )
@@ -36,6 +39,9 @@ from triggers.state_rows import (
     state_values,
 )
 
+STREAM_REPORT = "stream"
+BUDGET_REPORT = "budget"
+"""The kinds of row in ``reports``."""
 KEY_CHECK = "key-check"
 """The ``settings`` row (and the sealing context) of the key check."""
 SUBSCRIPTION_COLUMNS = (
@@ -214,6 +220,7 @@ class SqlBridgeStorage(ABC):
                 "(SELECT id FROM subscriptions WHERE token_fingerprint = ?)",
                 (fingerprint,),
             )
+            self._run(db, "DELETE FROM reports WHERE fingerprint = ?", (fingerprint,))
             removed: int = self._run(
                 db, "DELETE FROM subscriptions WHERE token_fingerprint = ?", (fingerprint,)
             ).rowcount
@@ -520,6 +527,37 @@ class SqlBridgeStorage(ABC):
                 (now, subscription_id, since),
             ).rowcount
         return count
+
+    # -- reports (for the console) -----------------------------------------------------------------
+    def _put_report(self, kind: str, name: str, fingerprint: str, at: int, body: Any) -> None:
+        with self._writing("cannot write a report to") as db:
+            self._run(
+                db,
+                "INSERT INTO reports (name, kind, fingerprint, at, body) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET at = excluded.at, body = excluded.body",
+                (name, kind, fingerprint, at, to_json(asdict(body))),
+            )
+
+    def _reports(self, kind: str, fingerprint: str) -> list[dict[str, Any]]:
+        rows = self._select(
+            "SELECT body FROM reports WHERE kind = ? AND fingerprint = ? ORDER BY name",
+            (kind, fingerprint),
+        )
+        return [json.loads(row[0]) for row in rows]
+
+    def record_stream(self, report: StreamReport) -> None:
+        self._put_report(STREAM_REPORT, report.stream, report.fingerprint, report.at, report)
+
+    def record_budget(self, report: BudgetReport) -> None:
+        name = f"budget:{report.fingerprint}"
+        self._put_report(BUDGET_REPORT, name, report.fingerprint, report.at, report)
+
+    def stream_reports(self, fingerprint: str) -> list[StreamReport]:
+        return [StreamReport(**body) for body in self._reports(STREAM_REPORT, fingerprint)]
+
+    def budget_report(self, fingerprint: str) -> BudgetReport | None:
+        found = self._reports(BUDGET_REPORT, fingerprint)
+        return BudgetReport(**found[0]) if found else None
 
 
 def lease_lost(lease: Lease, row: Any, alive: bool) -> LeaseLostError | None:

@@ -43,7 +43,7 @@ from bridge.storage import BridgeStorageError
 APPLICATION_ID = 0x4D584742
 """``PRAGMA application_id`` of a bridge file ("MXGB"): another program's SQLite file, or a
 trigger cursor file, is refused rather than written into."""
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 SCHEMA = """
 CREATE TABLE tokens (
     fingerprint TEXT PRIMARY KEY, customer_id TEXT NOT NULL, sealed TEXT NOT NULL,
@@ -52,6 +52,10 @@ CREATE TABLE leases (
     name TEXT PRIMARY KEY, holder TEXT NOT NULL, fence INTEGER NOT NULL,
     expires_at REAL NOT NULL);
 CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE reports (
+    name TEXT PRIMARY KEY, kind TEXT NOT NULL, fingerprint TEXT NOT NULL, at INTEGER NOT NULL,
+    body TEXT NOT NULL);
+CREATE INDEX reports_token ON reports (kind, fingerprint);
 CREATE TABLE subscriptions (
     id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, token_fingerprint TEXT NOT NULL,
     event TEXT NOT NULL, filters TEXT NOT NULL, target_url TEXT NOT NULL,
@@ -96,6 +100,12 @@ CREATE TABLE leases (
 """,
     2: """
 CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+""",
+    3: """
+CREATE TABLE reports (
+    name TEXT PRIMARY KEY, kind TEXT NOT NULL, fingerprint TEXT NOT NULL, at INTEGER NOT NULL,
+    body TEXT NOT NULL);
+CREATE INDEX reports_token ON reports (kind, fingerprint);
 """,
 }
 """Version -> the statements that bring a file of that version to the next one."""

@@ -12,10 +12,12 @@ from typing import Protocol
 from api_client.errors import MxGuardError
 from bridge.models import (
     Attempt,
+    BudgetReport,
     Delivery,
     Lease,
     NewDelivery,
     StoredToken,
+    StreamReport,
     Subscription,
     SubscriptionStatus,
 )
@@ -154,5 +156,19 @@ class BridgeStorage(Protocol):
         """Make undelivered rows created since ``since`` due now and re-enable the subscription;
         how many rows will be sent again."""
         ...
+
+    def record_stream(self, report: StreamReport) -> None:
+        """Keep the last poll's report of a stream (replacing the one before)."""
+        ...
+
+    def record_budget(self, report: BudgetReport) -> None:
+        """Keep a token's budget after its last round (replacing the one before)."""
+        ...
+
+    def stream_reports(self, fingerprint: str) -> list[StreamReport]:
+        """The last report of each of the token's streams, by stream key."""
+        ...
+
+    def budget_report(self, fingerprint: str) -> BudgetReport | None: ...
 
     def close(self) -> None: ...

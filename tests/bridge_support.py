@@ -142,16 +142,24 @@ class Receiver:
         return Handler
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    made = Receiver()
+@contextmanager
+def serving(made: Receiver) -> Iterator[Receiver]:
+    """``made`` listening on a free loopback port (its ``url`` set) until the block ends."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), made.handler())
     made.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield made
-    server.shutdown()
-    server.server_close()
+    try:
+        yield made
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with serving(Receiver()) as made:
+        yield made
 
 
 PUBLIC_ADDRESS = "93.184.215.14"
