@@ -8,7 +8,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from bench import bridge, efficiency, memory, scale, stream, throughput
+from bench import bridge, console_panels, efficiency, memory, scale, stream, throughput
 from bench.report import RunInfo, Table, console, markdown, write
 
 BENCHMARKS: dict[str, Callable[[bool], Table]] = {
@@ -18,6 +18,7 @@ BENCHMARKS: dict[str, Callable[[bool], Table]] = {
     "stream": stream.run,
     "bridge": bridge.run,
     "scale": scale.run,
+    "console": console_panels.run,
 }
 
 

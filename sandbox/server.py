@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 from types import TracebackType
+from typing import Any, Self
 
 import uvicorn
 
@@ -23,21 +24,22 @@ def free_port(host: str = LOOPBACK) -> int:
         return port
 
 
-class SandboxServer:
-    """A sandbox on a loopback port in a background thread; a context manager.
+class LoopbackServer:
+    """An ASGI app on a loopback port in a background thread; a context manager.
 
-    Used by the tests, the benchmarks and ``mxguard demo``: real HTTP, no subprocess.
+    Real HTTP without a subprocess: the sandbox (tests, benchmarks, ``mxguard demo``) and the
+    bridge's app in tests and benchmarks.
     """
 
     def __init__(
-        self, settings: SandboxSettings | None = None, host: str = LOOPBACK, port: int = 0
+        self, app: Any, host: str = LOOPBACK, port: int = 0, name: str = "mxguard-server"
     ) -> None:
-        self.settings = settings or SandboxSettings()
+        self.app = app
         self.host = host
         self.port = port or free_port(host)
-        self.app = create_app(self.settings)
+        self.name = name
         config = uvicorn.Config(
-            self.app,
+            app,
             host=self.host,
             port=self.port,
             log_level="critical",
@@ -46,24 +48,18 @@ class SandboxServer:
             timeout_graceful_shutdown=1,
         )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, name="mxguard-sandbox", daemon=True
-        )
+        self._thread = threading.Thread(target=self._server.run, name=name, daemon=True)
 
     @property
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def simulation(self) -> SimulationClient:
-        """A client of this sandbox's ``/_sandbox/`` simulation API (close it when done)."""
-        return SimulationClient(self.base_url, self.settings.admin_token)
-
-    def start(self, timeout: float = 10.0) -> SandboxServer:
+    def start(self, timeout: float = 10.0) -> Self:
         self._thread.start()
         deadline = time.monotonic() + timeout
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"the sandbox did not start on {self.base_url}")
+                raise RuntimeError(f"{self.name} did not start on {self.base_url}")
             time.sleep(0.01)
         return self
 
@@ -71,7 +67,7 @@ class SandboxServer:
         self._server.should_exit = True
         self._thread.join(timeout=5)
 
-    def __enter__(self) -> SandboxServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(
@@ -81,6 +77,20 @@ class SandboxServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class SandboxServer(LoopbackServer):
+    """A sandbox on a loopback port in a background thread; a context manager."""
+
+    def __init__(
+        self, settings: SandboxSettings | None = None, host: str = LOOPBACK, port: int = 0
+    ) -> None:
+        self.settings = settings or SandboxSettings()
+        super().__init__(create_app(self.settings), host, port, name="the sandbox")
+
+    def simulation(self) -> SimulationClient:
+        """A client of this sandbox's ``/_sandbox/`` simulation API (close it when done)."""
+        return SimulationClient(self.base_url, self.settings.admin_token)
 
 
 def serve_forever(settings: SandboxSettings, host: str, port: int) -> None:

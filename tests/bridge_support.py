@@ -9,7 +9,6 @@ import hashlib
 import os
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,14 +18,12 @@ from typing import Any
 
 import psycopg
 import pytest
-import uvicorn
 
 from api_client.contract import MICROS
 from bridge.models import Attempt, NewDelivery
 from bridge.secrets_box import SecretBox
 from bridge.sqlite import SQLiteBridgeStorage
 from bridge.storage import BridgeStorage
-from sandbox.server import LOOPBACK, free_port
 from tests.postgres_server import PostgresServer
 from triggers.cursor import CursorState, SeenChanges
 
@@ -178,41 +175,6 @@ class Clock:
 
     def __call__(self) -> int:
         return self.now
-
-
-class BridgeServer:
-    """The bridge's app on a loopback port in a thread, as ``SandboxServer`` runs the sandbox."""
-
-    def __init__(self, app: Any) -> None:
-        self.port = free_port()
-        config = uvicorn.Config(
-            app,
-            host=LOOPBACK,
-            port=self.port,
-            log_level="critical",
-            access_log=False,
-            lifespan="off",
-            timeout_graceful_shutdown=1,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="bridge-api", daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{LOOPBACK}:{self.port}"
-
-    def start(self, timeout: float = 10.0) -> BridgeServer:
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"the bridge did not start on {self.base_url}")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=5)
 
 
 def seed_attempts(storage: BridgeStorage, stream: str, subscription_id: str, start: int) -> None:

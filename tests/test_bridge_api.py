@@ -17,9 +17,8 @@ from bridge.api import create_app
 from bridge.models import SubscriptionStatus
 from bridge.secrets_box import SecretBox
 from bridge.storage import BridgeStorage
-from sandbox.server import LOOPBACK, SandboxServer, free_port
+from sandbox.server import LOOPBACK, LoopbackServer, SandboxServer, free_port
 from tests.bridge_support import (
-    BridgeServer,
     Clock,
     open_storage,
     public_resolver,
@@ -77,7 +76,7 @@ StartBridge = Callable[..., Bridge]
 @pytest.fixture
 def start_bridge(tmp_path: Path, sandbox: SandboxServer) -> Iterator[StartBridge]:
     """Starts a bridge API (options as ``create_app`` takes them) against the sandbox."""
-    servers: list[BridgeServer] = []
+    servers: list[LoopbackServer] = []
     stores: list[BridgeStorage] = []
 
     def start(**options: Any) -> Bridge:
@@ -94,7 +93,7 @@ def start_bridge(tmp_path: Path, sandbox: SandboxServer) -> Iterator[StartBridge
             "resolve": public_resolver,
             **options,
         }
-        server = BridgeServer(create_app(storage, **settings)).start()
+        server = LoopbackServer(create_app(storage, **settings), name="the bridge").start()
         servers.append(server)
         return Bridge(server.base_url, storage, path, clock)
 

@@ -23,9 +23,8 @@ from bridge.storage import BridgeStorage
 from connector import registry
 from connector.cli import bridge as bridge_cli
 from connector.cli import invoke
-from sandbox.server import LOOPBACK, SandboxServer, free_port
+from sandbox.server import LOOPBACK, LoopbackServer, SandboxServer, free_port
 from tests.bridge_support import (
-    BridgeServer,
     open_storage,
     public_resolver,
     seed_attempts,
@@ -62,7 +61,7 @@ def running_bridge(
         clock_us=lambda: START,
         resolve=public_resolver,
     )
-    server = BridgeServer(app).start()
+    server = LoopbackServer(app, name="the bridge").start()
     yield RunningBridge(server.base_url, storage)
     server.stop()
     storage.close()

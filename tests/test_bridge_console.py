@@ -17,6 +17,7 @@ from api_client import MxGuardClient
 from bridge.api import create_app
 from bridge.console.app import SECURITY_HEADERS, parse_since
 from bridge.console.chart import HEIGHT, budget_chart
+from bridge.console.sessions import FAILED_LOGINS, LoginThrottle
 from bridge.console.view import (
     CHART_MINUTES,
     MinuteSpend,
@@ -30,8 +31,8 @@ from bridge.outbox import stream_key
 from bridge.secrets_box import SecretBox
 from bridge.service import BridgeService
 from bridge.storage import BridgeStorage
-from sandbox.server import SandboxServer
-from tests.bridge_support import BridgeServer, Clock, open_storage, public_resolver
+from sandbox.server import LoopbackServer, SandboxServer
+from tests.bridge_support import Clock, open_storage, public_resolver
 from tests.support import Account, SandboxAdmin
 from triggers.cursor import MINUTE_US, CursorPolicy, CursorState
 from triggers.polling.new_domain import TRIGGER as NEW_DOMAIN
@@ -94,7 +95,7 @@ def console(tmp_path: Path, sandbox: SandboxServer) -> Iterator[Console]:
         clock_us=clock,
         resolve=public_resolver,
     )
-    server = BridgeServer(app).start()
+    server = LoopbackServer(app, name="the bridge").start()
     made = Console(server.base_url, storage, clock, [])
     yield made
     server.stop()
@@ -431,3 +432,29 @@ def test_an_empty_view_before_any_subscription(tmp_path: Path) -> None:
     finally:
         storage.close()
     assert (view.subscriptions, view.tokens, view.attempts, view.failing) == ([], [], [], 0)
+
+
+def test_failed_logins_from_one_address_are_throttled() -> None:
+    clock = Clock(0)
+    throttle = LoginThrottle(clock=lambda: clock.now, limit=3, window_s=60.0)
+    for _ in range(3):
+        assert throttle.wait_s("10.0.0.1") == 0
+        throttle.failed("10.0.0.1")
+    assert throttle.wait_s("10.0.0.1") == 60.0
+    assert throttle.wait_s("10.0.0.2") == 0  # another address is not held up
+    clock.now = 30
+    assert throttle.wait_s("10.0.0.1") == 30.0
+    clock.now = 60
+    assert throttle.wait_s("10.0.0.1") == 0
+
+
+def test_the_login_form_answers_429_after_too_many_failures(
+    console: Console, account: Account
+) -> None:
+    browser = requests.Session()
+    for _ in range(FAILED_LOGINS):
+        assert console.post_login(browser, "mxg_live_" + "c" * 32).status_code == 401
+    held = console.post_login(browser, account.token)  # even the right token waits
+    assert held.status_code == 429
+    assert int(held.headers["retry-after"]) > 0
+    assert "Too many failed logins" in held.text

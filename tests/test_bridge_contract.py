@@ -25,8 +25,8 @@ import pytest
 from api_client import MxGuardClient
 from bridge.api import create_app
 from bridge.secrets_box import SecretBox
-from sandbox.server import SandboxServer
-from tests.bridge_support import BridgeServer, Clock, open_storage, public_resolver
+from sandbox.server import LoopbackServer, SandboxServer
+from tests.bridge_support import Clock, open_storage, public_resolver
 from tests.support import SandboxAdmin
 from tests.test_bridge_api import GOOD_SECRET, START, TARGET, TRIGGERS
 from tests.test_contract import _without_faketime
@@ -84,7 +84,7 @@ def bridge_url(tmp_path: Path, roomy_sandbox: SandboxServer) -> Iterator[str]:
         allow_private_targets=True,
         resolve=public_resolver,
     )
-    server = BridgeServer(app).start()
+    server = LoopbackServer(app, name="the bridge").start()
     try:
         yield server.base_url
     finally:

@@ -16,6 +16,7 @@ Forms are parsed here (URL-encoded, bounded): no multipart library is needed for
 
 from __future__ import annotations
 
+import math
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -32,7 +33,7 @@ from api_client import InvalidTokenError, Secret, check_token
 from api_client.errors import shown
 from bridge.console import format as fmt
 from bridge.console.chart import budget_chart
-from bridge.console.sessions import ConsoleSession, SessionStore
+from bridge.console.sessions import ConsoleSession, LoginThrottle, SessionStore
 from bridge.console.view import build_view
 from bridge.storage import BridgeStorage
 from triggers.base import to_micros
@@ -109,11 +110,13 @@ def console_app(
     who_is: WhoIs,
     clock_us: Callable[[], int],
     sessions: SessionStore | None = None,
+    throttle: LoginThrottle | None = None,
     token_urlsafe: Callable[[int], str] = secrets.token_urlsafe,
 ) -> FastAPI:
     """The console over ``storage``, to be mounted at ``PATH``."""
     env = _environment()
     store = sessions or SessionStore(token_urlsafe=token_urlsafe)
+    logins = throttle or LoginThrottle()
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, redirect_slashes=False)
     static = resources.files("bridge.console").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
@@ -195,13 +198,21 @@ def console_app(
             form.get("csrf", "").encode(), expected.encode()
         ):
             return login_page(request, "The form expired; please log in again.", 403)
+        client = request.client.host if request.client else "unknown"
+        wait = logins.wait_s(client)
+        if wait > 0:
+            message = f"Too many failed logins; try again in {math.ceil(wait)} s."
+            response = login_page(request, message, 429)
+            response.headers["Retry-After"] = str(math.ceil(wait))
+            return response
         try:
             token = check_token(form.get("token", ""), source="the token field")
-        except InvalidTokenError as error:
-            return login_page(request, error.message, 401)
-        try:
             customer_id = who_is(token)
+        except InvalidTokenError as error:
+            logins.failed(client)
+            return login_page(request, error.message, 401)
         except LoginRefusedError as refused:
+            logins.failed(client)
             return login_page(request, refused.message, 401)
         session = store.create(customer_id)
         response = RedirectResponse(f"{PATH}/", status_code=303)

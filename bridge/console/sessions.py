@@ -23,6 +23,11 @@ SESSION_TTL_S = 8 * 3600.0
 MAX_SESSIONS = 10_000
 """Sessions kept at most; the oldest goes first (bounded memory whatever the logins)."""
 ID_BYTES = 32
+FAILED_LOGINS = 10
+FAILED_LOGIN_WINDOW_S = 60.0
+"""A client address may fail to log in this many times a window; then it waits. Each attempt
+asks MxGuard about the token, so a script hammering the form would otherwise make the bridge
+hammer MxGuard."""
 
 
 @dataclass(frozen=True)
@@ -88,3 +93,47 @@ class SessionStore:
     def drop(self, session_id: str) -> None:
         with self._lock:
             self._sessions.pop(session_id, None)
+
+
+class LoginThrottle:
+    """Failed logins per client address over a sliding window (bounded memory)."""
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        limit: int = FAILED_LOGINS,
+        window_s: float = FAILED_LOGIN_WINDOW_S,
+        max_clients: int = MAX_SESSIONS,
+    ) -> None:
+        self.clock = clock
+        self.limit = limit
+        self.window_s = window_s
+        self.max_clients = max_clients
+        self._failures: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, client: str, now: float) -> list[float]:
+        kept = [t for t in self._failures.get(client, []) if now - t < self.window_s]
+        if kept:
+            self._failures[client] = kept
+        else:
+            self._failures.pop(client, None)
+        return kept
+
+    def wait_s(self, client: str) -> float:
+        """Seconds before ``client`` may try again; 0 when it may now."""
+        now = self.clock()
+        with self._lock:
+            recent = self._recent(client, now)
+            if len(recent) < self.limit:
+                return 0.0
+            return max(0.0, recent[-self.limit] + self.window_s - now)
+
+    def failed(self, client: str) -> None:
+        now = self.clock()
+        with self._lock:
+            if client not in self._failures and len(self._failures) >= self.max_clients:
+                del self._failures[next(iter(self._failures))]
+            self._recent(client, now)
+            self._failures.setdefault(client, []).append(now)
