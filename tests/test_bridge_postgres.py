@@ -60,13 +60,16 @@ def test_a_version_1_database_is_upgraded_with_its_data(tmp_path: Path, box: Sec
         storage.put_token("cus_a", "fp_a", "mxg_live_x")
     with psycopg.connect(url, autocommit=True) as db:  # as the first release left it
         db.execute("DROP TABLE settings")
+        db.execute("DROP TABLE reports")
         db.execute("UPDATE bridge_schema SET version = 1")
     with PostgresBridgeStorage(url, box) as upgraded:
         assert upgraded.token("fp_a") == "mxg_live_x", "the data is kept"
     with psycopg.connect(url) as db:
         assert db.execute("SELECT version FROM bridge_schema").fetchall() == [(SCHEMA_VERSION,)]
         names = db.execute("SELECT name FROM settings").fetchall()
+        reports = db.execute("SELECT count(*) FROM reports").fetchone()
     assert names == [("key-check",)], "the upgrade made the table, and the key check is in it"
+    assert reports == (0,), "the upgrade made the console's reports table"
 
 
 def test_another_programs_tables_are_refused(tmp_path: Path, box: SecretBox) -> None:

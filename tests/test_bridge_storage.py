@@ -739,6 +739,7 @@ def test_a_version_1_file_is_upgraded_with_its_data(tmp_path: Path, box: SecretB
         assert upgraded.token("fp_a") == TOKEN, "the data is kept"
         assert [t.added_by for t in upgraded.tokens()] == ["subscription"]
         assert upgraded.acquire_lease("token:fp_a", "w1", ttl_s=60) is not None
+        assert upgraded.budget_report("fp_a") is None  # the console's reports table is there
     check = sqlite3.connect(path)
     assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     check.close()
