@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.heavy_env import ignore_unless_asked
+
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
@@ -34,16 +36,8 @@ CHROMIUM_ARGS = [
 ]
 
 
-def _asked_for(config: pytest.Config) -> bool:
-    if os.environ.get("MXGUARD_BROWSER") == "1":
-        return True
-    return any("tests/browser" in str(arg) for arg in config.invocation_params.args)
-
-
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
-    if collection_path.is_relative_to(HERE) and collection_path != HERE / "conftest.py":
-        return None if _asked_for(config) else True
-    return None
+    return ignore_unless_asked(HERE, "MXGUARD_BROWSER", collection_path, config)
 
 
 @pytest.fixture(scope="session")

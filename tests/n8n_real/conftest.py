@@ -9,7 +9,6 @@ its own.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ import pytest
 
 from sandbox.launcher import SandboxProcess
 from sandbox.server import free_port
+from tests.heavy_env import ignore_unless_asked
 from tests.n8n_real.n8n_process import (
     ADMIN,
     CREDENTIAL,
@@ -34,16 +34,8 @@ from tests.test_export_n8n import build_package
 HERE = Path(__file__).resolve().parent
 
 
-def _asked_for(config: pytest.Config) -> bool:
-    if os.environ.get("MXGUARD_N8N_REAL") == "1":
-        return True
-    return any("n8n_real" in str(arg) for arg in config.invocation_params.args)
-
-
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
-    if collection_path.is_relative_to(HERE) and collection_path != HERE / "conftest.py":
-        return None if _asked_for(config) else True
-    return None
+    return ignore_unless_asked(HERE, "MXGUARD_N8N_REAL", collection_path, config)
 
 
 @pytest.fixture(scope="session")
