@@ -458,3 +458,26 @@ def test_the_login_form_answers_429_after_too_many_failures(
     assert held.status_code == 429
     assert int(held.headers["retry-after"]) > 0
     assert "Too many failed logins" in held.text
+
+
+def test_behind_a_tls_proxy_the_cookies_are_secure(console: Console, account: Account) -> None:
+    browser = requests.Session()
+    behind_tls = {"X-Forwarded-Proto": "https"}
+    form = browser.get(f"{console.base_url}/console/login", headers=behind_tls, timeout=30)
+    assert "Secure" in form.headers["set-cookie"]
+    csrf = CSRF_FIELD.search(form.text)
+    assert csrf is not None
+    answer = browser.post(
+        f"{console.base_url}/console/login",
+        data={"csrf": csrf.group(1), "token": account.token},
+        headers=behind_tls,
+        cookies={"mxguard_console_login": csrf.group(1)},
+        timeout=30,
+        allow_redirects=False,
+    )
+    assert answer.status_code == 303
+    session_cookie = next(
+        c for c in answer.raw.headers.getlist("set-cookie") if c.startswith("mxguard_console=")
+    )
+    assert "Secure" in session_cookie
+    assert "HttpOnly" in session_cookie

@@ -267,8 +267,8 @@ def serve(
         settings.say(f"MxGuard bridge worker {worker} (data: {where})")
     else:
         settings.say(
-            f"MxGuard bridge on http://{host}:{port}  (Swagger UI: /docs; worker {worker}; "
-            f"data: {where})"
+            f"MxGuard bridge on http://{host}:{port}  (console: /console; Swagger UI: /docs; "
+            f"worker {worker}; data: {where})"
         )
     rounds.start()
     try:
