@@ -480,29 +480,41 @@ class SqlBridgeStorage(ABC):
                     (attempt.next_attempt_at, attempt.delivery_id),
                 )
 
+    ATTEMPT_SELECT = (
+        "SELECT a.delivery_id, a.subscription_id, a.at, a.status_code, a.latency_ms, "
+        "a.excerpt, a.next_attempt_at, a.extra FROM attempts a "
+        "JOIN subscriptions s ON s.id = a.subscription_id "
+    )
+
+    @staticmethod
+    def _attempt(row: Any) -> Attempt:
+        return Attempt(
+            delivery_id=row[0],
+            subscription_id=row[1],
+            at=row[2],
+            status_code=row[3],
+            latency_ms=row[4],
+            excerpt=row[5],
+            next_attempt_at=row[6],
+            extra=json.loads(row[7]),
+        )
+
     def attempts(self, customer_id: str, subscription_id: str, limit: int) -> list[Attempt]:
         """The subscription's attempts, newest first; none for another customer's."""
         rows = self._select(
-            "SELECT a.delivery_id, a.subscription_id, a.at, a.status_code, a.latency_ms, "
-            "a.excerpt, a.next_attempt_at, a.extra FROM attempts a "
-            "JOIN subscriptions s ON s.id = a.subscription_id "
-            "WHERE a.subscription_id = ? AND s.customer_id = ? "
+            self.ATTEMPT_SELECT + "WHERE a.subscription_id = ? AND s.customer_id = ? "
             "ORDER BY a.at DESC, a.id DESC LIMIT ?",
             (subscription_id, customer_id, max(0, limit)),
         )
-        return [
-            Attempt(
-                delivery_id=row[0],
-                subscription_id=row[1],
-                at=row[2],
-                status_code=row[3],
-                latency_ms=row[4],
-                excerpt=row[5],
-                next_attempt_at=row[6],
-                extra=json.loads(row[7]),
-            )
-            for row in rows
-        ]
+        return [self._attempt(row) for row in rows]
+
+    def recent_attempts(self, customer_id: str, limit: int) -> list[Attempt]:
+        """The customer's attempts across its subscriptions, newest first."""
+        rows = self._select(
+            self.ATTEMPT_SELECT + "WHERE s.customer_id = ? ORDER BY a.at DESC, a.id DESC LIMIT ?",
+            (customer_id, max(0, limit)),
+        )
+        return [self._attempt(row) for row in rows]
 
     def recover(
         self, customer_id: str, subscription_id: str, since: int, *, now: int | None = None

@@ -152,6 +152,10 @@ class BridgeStorage(Protocol):
         """The subscription's attempts, newest first."""
         ...
 
+    def recent_attempts(self, customer_id: str, limit: int) -> list[Attempt]:
+        """The customer's attempts across its subscriptions, newest first."""
+        ...
+
     def recover(self, customer_id: str, subscription_id: str, since: int) -> int:
         """Make undelivered rows created since ``since`` due now and re-enable the subscription;
         how many rows will be sent again."""

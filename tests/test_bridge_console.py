@@ -32,7 +32,7 @@ from bridge.secrets_box import SecretBox
 from bridge.service import BridgeService
 from bridge.storage import BridgeStorage
 from sandbox.server import LoopbackServer, SandboxServer
-from tests.bridge_support import Clock, open_storage, public_resolver
+from tests.bridge_support import Clock, open_storage, public_resolver, seed_attempts
 from tests.support import Account, SandboxAdmin
 from triggers.cursor import MINUTE_US, CursorPolicy, CursorState
 from triggers.polling.new_domain import TRIGGER as NEW_DOMAIN
@@ -481,3 +481,32 @@ def test_behind_a_tls_proxy_the_cookies_are_secure(console: Console, account: Ac
     )
     assert "Secure" in session_cookie
     assert "HttpOnly" in session_cookie
+
+
+def test_recent_attempts_span_the_customers_subscriptions_newest_first(
+    console: Console, admin: SandboxAdmin
+) -> None:
+    alice = admin.new_account(domains=("alice.example",))
+    bob = admin.new_account(domains=("bob.example",))
+    first = subscribe(console, alice)
+    second = subscribe(console, alice)
+    his = subscribe(console, bob)
+    storage = console.storage
+    for offset, made, account in ((0, first, alice), (100, second, alice), (50, his, bob)):
+        stored = storage.subscription(account.customer_id, made["id"])
+        assert stored is not None
+        stream = stream_key(stored.token_fingerprint, "new_verdict")
+        seed_attempts(storage, stream, made["id"], START + offset * MICROS)
+
+    recent = storage.recent_attempts(alice.customer_id, 4)
+    assert [a.subscription_id for a in recent] == [second["id"]] * 3 + [first["id"]]
+    assert [a.at for a in recent] == sorted((a.at for a in recent), reverse=True)
+    assert len(storage.recent_attempts(alice.customer_id, 100)) == 6  # bob's are not hers
+
+    view = build_view(storage, alice.customer_id, START + 200 * MICROS)
+    assert [row.attempt for row in view.attempts] == storage.recent_attempts(alice.customer_id, 20)
+    assert {row.event for row in view.attempts} == {"new_verdict"}
+    last = {row.subscription.id: row.last_attempt for row in view.subscriptions}
+    assert last[second["id"]] == storage.attempts(alice.customer_id, second["id"], 1)[0]
+    assert last[second["id"]] is not None
+    assert last[second["id"]].status_code is None  # the newest: no answer

@@ -129,12 +129,14 @@ def build_view(
     policy = policy or CursorPolicy()
     subscriptions = storage.subscriptions(customer_id)
     rows: list[SubscriptionRow] = []
-    attempts: list[AttemptRow] = []
     for subscription in subscriptions:
-        recent = storage.attempts(customer_id, subscription.id, RECENT_ATTEMPTS)
-        rows.append(SubscriptionRow(subscription, recent[0] if recent else None))
-        attempts.extend(AttemptRow(a, subscription.event) for a in recent)
-    attempts.sort(key=lambda row: (row.attempt.at, row.attempt.delivery_id), reverse=True)
+        last = storage.attempts(customer_id, subscription.id, 1)
+        rows.append(SubscriptionRow(subscription, last[0] if last else None))
+    events = {s.id: s.event for s in subscriptions}
+    attempts = [
+        AttemptRow(attempt, events.get(attempt.subscription_id, ""))
+        for attempt in storage.recent_attempts(customer_id, RECENT_ATTEMPTS)
+    ]
 
     events_by_token: dict[str, set[str]] = {}
     for subscription in subscriptions:
@@ -169,5 +171,5 @@ def build_view(
         now=now,
         subscriptions=rows,
         tokens=tokens,
-        attempts=attempts[:RECENT_ATTEMPTS],
+        attempts=attempts,
     )
