@@ -195,12 +195,18 @@ class SqlBridgeStorage(ABC):
                 (fingerprint, customer_id, sealed, label, added_by),
             )
 
-    def tokens(self) -> list[StoredToken]:
-        rows = self._select(
+    def tokens(self, customer_id: str | None = None) -> list[StoredToken]:
+        query = (
             "SELECT t.fingerprint, t.customer_id, t.label, t.added_by, "
             "(SELECT count(*) FROM subscriptions s WHERE s.token_fingerprint = t.fingerprint) "
-            "FROM tokens t ORDER BY t.fingerprint"
+            "FROM tokens t "
         )
+        if customer_id is None:
+            rows = self._select(query + "ORDER BY t.fingerprint")
+        else:
+            rows = self._select(
+                query + "WHERE t.customer_id = ? ORDER BY t.fingerprint", (customer_id,)
+            )
         return [
             StoredToken(
                 fingerprint=r[0], customer_id=r[1], label=r[2], added_by=r[3], subscriptions=r[4]
@@ -346,7 +352,7 @@ class SqlBridgeStorage(ABC):
             "token_fingerprint = ? AND event = ?", (fingerprint, event)
         )
 
-    def load_cursor(self, stream: str) -> CursorState | None:
+    def load_cursor(self, stream: str, *, with_seen: bool = True) -> CursorState | None:
         with self._snapshot("cannot read") as db:  # the cursor and its ids as one state
             row = self._run(
                 db,
@@ -355,9 +361,11 @@ class SqlBridgeStorage(ABC):
             ).fetchone()
             if row is None:
                 return None
-            seen = self._run(
-                db, "SELECT item_id, ts FROM stream_seen WHERE number = ?", (row[0],)
-            ).fetchall()
+            seen = []
+            if with_seen:
+                seen = self._run(
+                    db, "SELECT item_id, ts FROM stream_seen WHERE number = ?", (row[0],)
+                ).fetchall()
         return state_from(row[1:], dict(seen))
 
     def commit(

@@ -58,8 +58,9 @@ class BridgeStorage(Protocol):
         operator's label and ``added_by`` survive a later call that only carries the token."""
         ...
 
-    def tokens(self) -> list[StoredToken]:
-        """Every token kept, without the tokens themselves, by fingerprint."""
+    def tokens(self, customer_id: str | None = None) -> list[StoredToken]:
+        """Every token kept (or the customer's), without the tokens themselves, by
+        fingerprint."""
         ...
 
     def remove_token(self, fingerprint: str) -> int | None:
@@ -123,7 +124,10 @@ class BridgeStorage(Protocol):
         wait in the outbox for ``recover``)."""
         ...
 
-    def load_cursor(self, stream: str) -> CursorState | None: ...
+    def load_cursor(self, stream: str, *, with_seen: bool = True) -> CursorState | None:
+        """The stream's cursor; ``with_seen=False`` leaves ``seen`` empty, for a reader that
+        only looks (the console): those ids can be thousands, and only a poll needs them."""
+        ...
 
     def commit(
         self,

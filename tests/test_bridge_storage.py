@@ -12,6 +12,7 @@ import stat
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import cast
 
@@ -235,6 +236,15 @@ def test_a_token_is_replaced_under_its_fingerprint(storage: BridgeStorage) -> No
     assert storage.token("fp_a") == TOKEN + "-rotated"
 
 
+def test_tokens_are_listed_all_or_one_customers(storage: BridgeStorage) -> None:
+    storage.put_token("cus_b", "fp_b", TOKEN)
+    storage.put_token("cus_a", "fp_a2", TOKEN)
+    storage.put_token("cus_a", "fp_a1", TOKEN)
+    assert [t.fingerprint for t in storage.tokens()] == ["fp_a1", "fp_a2", "fp_b"]
+    assert [t.fingerprint for t in storage.tokens("cus_a")] == ["fp_a1", "fp_a2"]
+    assert storage.tokens("cus_nobody") == []
+
+
 def test_another_key_is_refused_when_the_storage_opens(tmp_path: Path, box: SecretBox) -> None:
     """A process with another key (another MXGUARD_BRIDGE_KEY on one machine) is stopped at
     once, before it seals anything the others could not open."""
@@ -382,6 +392,9 @@ def test_a_cursor_round_trips_with_every_field(tmp_path: Path, box: SecretBox) -
         storage.commit("new_verdict:fp_a", state, SeenChanges(added=dict(state.seen)), [])
         assert storage.load_cursor("new_verdict:fp_a") == state
         assert storage.load_cursor("new_verdict:fp_b") is None
+        looked = storage.load_cursor("new_verdict:fp_a", with_seen=False)
+        assert state.seen, "the state has ids to leave out"
+        assert looked == replace(state, seen={}), "everything but the ids"
     with storage_at(tmp_path / "bridge.db", box) as storage:
         assert storage.load_cursor("new_verdict:fp_a") == state
 

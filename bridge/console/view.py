@@ -142,15 +142,13 @@ def build_view(
     for subscription in subscriptions:
         events_by_token.setdefault(subscription.token_fingerprint, set()).add(subscription.event)
     tokens: list[TokenView] = []
-    for stored in storage.tokens():
-        if stored.customer_id != customer_id:
-            continue
+    for stored in storage.tokens(customer_id):
         fingerprint = stored.fingerprint
         reports = {r.event: r for r in storage.stream_reports(fingerprint)}
         streams: list[StreamRow] = []
         cursors: list[CursorState] = []
         for event in sorted(events_by_token.get(fingerprint, set()) | set(reports)):
-            cursor = storage.load_cursor(stream_key(fingerprint, event))
+            cursor = storage.load_cursor(stream_key(fingerprint, event), with_seen=False)
             report = reports.get(event)
             lag = None
             if cursor is not None:
