@@ -97,6 +97,7 @@ class BridgeService:
             if lease is None:
                 report.others.append(fingerprint)
                 continue
+            seen: list[StreamReport] = []
             for event in events:
                 key = stream_key(fingerprint, event)
                 try:
@@ -107,7 +108,7 @@ class BridgeService:
                     polled = pump.poll(lease)
                     report.queued += polled.emitted
                     report.polled.append(key)
-                    self._report_stream(fingerprint, event, polled, None)
+                    seen.append(self._stream_report(fingerprint, event, polled, None))
                 except LeaseLostError as lost:
                     report.failed[key] = str(lost)
                     self._leases.pop(fingerprint, None)
@@ -116,8 +117,8 @@ class BridgeService:
                 except MxGuardError as error:
                     report.failed[key] = str(error)
                     logger.warning("bridge: %s not polled: %s", key, error)
-                    self._report_stream(fingerprint, event, None, str(error))
-            self._report_budget(fingerprint)
+                    seen.append(self._stream_report(fingerprint, event, None, str(error)))
+            self._keep_reports(fingerprint, seen)
         while True:
             delivered = self.deliverer.deliver_due(DELIVERY_BATCH)
             report.delivery.attempted += delivered.attempted
@@ -178,11 +179,10 @@ class BridgeService:
                 taken += 1
         return dict(self._leases)
 
-    def _report_stream(
+    def _stream_report(
         self, fingerprint: str, event: str, polled: PollReport | None, error: str | None
-    ) -> None:
-        """Keep what the poll found for the console; a failure to keep it is only logged (the
-        poll itself is committed)."""
+    ) -> StreamReport:
+        """What a poll found (or why there was none), for the console."""
         report = StreamReport(
             stream=stream_key(fingerprint, event),
             fingerprint=fingerprint,
@@ -190,43 +190,41 @@ class BridgeService:
             at=self.clock_us(),
             error=error,
         )
-        if polled is not None:
-            report = replace(
-                report,
-                mode=polled.mode,
-                budget_per_hour=polled.budget_per_hour,
-                needed_per_hour=polled.needed_per_hour,
-                behind_per_hour_s=polled.behind_per_hour_s,
-                complete=polled.complete,
-            )
-        try:
-            self.storage.record_stream(report)
-        except MxGuardError as failed:
-            logger.warning("bridge: %s: report not kept: %s", report.stream, failed)
+        if polled is None:
+            return report
+        return replace(
+            report,
+            mode=polled.mode,
+            budget_per_hour=polled.budget_per_hour,
+            needed_per_hour=polled.needed_per_hour,
+            behind_per_hour_s=polled.behind_per_hour_s,
+            complete=polled.complete,
+        )
 
-    def _report_budget(self, fingerprint: str) -> None:
-        """Keep the token's budget as its client sees it after the round's polls."""
+    def _keep_reports(self, fingerprint: str, streams: list[StreamReport]) -> None:
+        """Keep the round's reports of a token's streams and its budget as its client sees it
+        after the polls, in one write; a failure to keep them is only logged (the polls
+        themselves are committed)."""
+        budget: BudgetReport | None = None
         client = self._clients.get(fingerprint)
-        if client is None:
-            return
-        budget = client.rate_budget
-        reset = budget.server_reset
-        try:
-            self.storage.record_budget(
-                BudgetReport(
-                    fingerprint=fingerprint,
-                    at=self.clock_us(),
-                    per_minute=budget.per_minute,
-                    per_hour=budget.hourly_limit,
-                    minute_remaining=budget.minute_remaining,
-                    hour_remaining=budget.hour_remaining,
-                    server_limit=budget.server_limit,
-                    server_remaining=budget.server_remaining,
-                    server_reset=None if reset is None else int(reset.timestamp()),
-                )
+        if client is not None:
+            rate = client.rate_budget
+            reset = rate.server_reset
+            budget = BudgetReport(
+                fingerprint=fingerprint,
+                at=self.clock_us(),
+                per_minute=rate.per_minute,
+                per_hour=rate.hourly_limit,
+                minute_remaining=rate.minute_remaining,
+                hour_remaining=rate.hour_remaining,
+                server_limit=rate.server_limit,
+                server_remaining=rate.server_remaining,
+                server_reset=None if reset is None else int(reset.timestamp()),
             )
+        try:
+            self.storage.record_reports(streams, budget)
         except MxGuardError as failed:
-            logger.warning("bridge: budget of %s not kept: %s", fingerprint, failed)
+            logger.warning("bridge: reports of %s not kept: %s", fingerprint, failed)
 
     def release(self) -> None:
         """Give every lease back (a worker stopping cleanly): others take over at once."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import asdict
 from typing import Any, Protocol
@@ -549,13 +549,21 @@ class SqlBridgeStorage(ABC):
         return count
 
     # -- reports (for the console) -----------------------------------------------------------------
-    def _put_report(self, kind: str, name: str, fingerprint: str, at: int, body: Any) -> None:
-        with self._writing("cannot write a report to") as db:
-            self._run(
+    def record_reports(self, streams: Sequence[StreamReport], budget: BudgetReport | None) -> None:
+        rows = [(r.stream, STREAM_REPORT, r.fingerprint, r.at, to_json(asdict(r))) for r in streams]
+        if budget is not None:
+            name = f"budget:{budget.fingerprint}"
+            rows.append(
+                (name, BUDGET_REPORT, budget.fingerprint, budget.at, to_json(asdict(budget)))
+            )
+        if not rows:
+            return
+        with self._writing("cannot write reports to") as db:
+            self._run_many(
                 db,
                 "INSERT INTO reports (name, kind, fingerprint, at, body) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT (name) DO UPDATE SET at = excluded.at, body = excluded.body",
-                (name, kind, fingerprint, at, to_json(asdict(body))),
+                iter(rows),
             )
 
     def _reports(self, kind: str, fingerprint: str) -> list[dict[str, Any]]:
@@ -564,13 +572,6 @@ class SqlBridgeStorage(ABC):
             (kind, fingerprint),
         )
         return [json.loads(row[0]) for row in rows]
-
-    def record_stream(self, report: StreamReport) -> None:
-        self._put_report(STREAM_REPORT, report.stream, report.fingerprint, report.at, report)
-
-    def record_budget(self, report: BudgetReport) -> None:
-        name = f"budget:{report.fingerprint}"
-        self._put_report(BUDGET_REPORT, name, report.fingerprint, report.at, report)
 
     def stream_reports(self, fingerprint: str) -> list[StreamReport]:
         return [StreamReport(**body) for body in self._reports(STREAM_REPORT, fingerprint)]

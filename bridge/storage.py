@@ -7,6 +7,7 @@ outbox rows of its page), and the delivery worker (what is due, and each attempt
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from api_client.errors import MxGuardError
@@ -165,12 +166,9 @@ class BridgeStorage(Protocol):
         how many rows will be sent again."""
         ...
 
-    def record_stream(self, report: StreamReport) -> None:
-        """Keep the last poll's report of a stream (replacing the one before)."""
-        ...
-
-    def record_budget(self, report: BudgetReport) -> None:
-        """Keep a token's budget after its last round (replacing the one before)."""
+    def record_reports(self, streams: Sequence[StreamReport], budget: BudgetReport | None) -> None:
+        """Keep a round's reports of a token's streams and its budget, replacing the ones
+        before, in one write."""
         ...
 
     def stream_reports(self, fingerprint: str) -> list[StreamReport]:

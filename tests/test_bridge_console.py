@@ -320,16 +320,15 @@ def test_reports_are_replaced_and_go_with_their_token(tmp_path: Path) -> None:
     try:
         storage.put_token("cus_1", "fp1", "mxg_live_" + "b" * 32)
         for at in (1, 2):
-            storage.record_stream(
-                StreamReport(
-                    stream=stream_key("fp1", "new_verdict"),
-                    fingerprint="fp1",
-                    event="new_verdict",
-                    at=at,
-                    mode="batch" if at == 2 else "live",
-                )
+            stream = StreamReport(
+                stream=stream_key("fp1", "new_verdict"),
+                fingerprint="fp1",
+                event="new_verdict",
+                at=at,
+                mode="batch" if at == 2 else "live",
             )
-            storage.record_budget(
+            storage.record_reports(
+                [stream],
                 BudgetReport(
                     fingerprint="fp1",
                     at=at,
@@ -338,7 +337,7 @@ def test_reports_are_replaced_and_go_with_their_token(tmp_path: Path) -> None:
                     minute_remaining=60 - at,
                     hour_remaining=600 - at,
                     server_remaining=59 - at,
-                )
+                ),
             )
         (report,) = storage.stream_reports("fp1")
         assert (report.at, report.mode) == (2, "batch")
