@@ -39,7 +39,15 @@ from bridge.storage import BridgeStorageError
 
 SCHEMA_VERSION = 3
 SETUP_LOCK = 0x4D584742  # "MXGB": the advisory lock held while the schema is set up
-SCHEMA = """
+REPORTS = """
+CREATE TABLE reports (
+    name TEXT PRIMARY KEY, kind TEXT NOT NULL, fingerprint TEXT NOT NULL, at BIGINT NOT NULL,
+    body TEXT NOT NULL);
+CREATE INDEX reports_token ON reports (kind, fingerprint);
+"""
+"""The console's table: each stream's and each token's last report (``record_reports``)."""
+SCHEMA = (
+    """
 CREATE TABLE bridge_schema (version INTEGER NOT NULL);
 CREATE TABLE tokens (
     fingerprint TEXT PRIMARY KEY, customer_id TEXT NOT NULL, sealed TEXT NOT NULL,
@@ -48,10 +56,6 @@ CREATE TABLE leases (
     name TEXT PRIMARY KEY, holder TEXT NOT NULL, fence BIGINT NOT NULL,
     expires_at TIMESTAMPTZ NOT NULL);
 CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE reports (
-    name TEXT PRIMARY KEY, kind TEXT NOT NULL, fingerprint TEXT NOT NULL, at BIGINT NOT NULL,
-    body TEXT NOT NULL);
-CREATE INDEX reports_token ON reports (kind, fingerprint);
 CREATE TABLE subscriptions (
     id TEXT PRIMARY KEY, seq BIGSERIAL, customer_id TEXT NOT NULL,
     token_fingerprint TEXT NOT NULL, event TEXT NOT NULL, filters TEXT NOT NULL,
@@ -83,14 +87,11 @@ CREATE TABLE attempts (
     excerpt TEXT NOT NULL, next_attempt_at BIGINT, extra TEXT NOT NULL);
 CREATE INDEX attempts_subscription ON attempts (subscription_id, at, id);
 """
+    + REPORTS
+)
 MIGRATIONS: dict[int, str] = {
     1: "CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    2: """
-CREATE TABLE reports (
-    name TEXT PRIMARY KEY, kind TEXT NOT NULL, fingerprint TEXT NOT NULL, at BIGINT NOT NULL,
-    body TEXT NOT NULL);
-CREATE INDEX reports_token ON reports (kind, fingerprint);
-""",
+    2: REPORTS,
 }
 """Version -> the statements that bring a database of that version to the next one."""
 

@@ -44,7 +44,15 @@ APPLICATION_ID = 0x4D584742
 """``PRAGMA application_id`` of a bridge file ("MXGB"): another program's SQLite file, or a
 trigger cursor file, is refused rather than written into."""
 SCHEMA_VERSION = 4
-SCHEMA = """
+REPORTS = """
+CREATE TABLE reports (
+    name TEXT PRIMARY KEY, kind TEXT NOT NULL, fingerprint TEXT NOT NULL, at INTEGER NOT NULL,
+    body TEXT NOT NULL);
+CREATE INDEX reports_token ON reports (kind, fingerprint);
+"""
+"""The console's table: each stream's and each token's last report (``record_reports``)."""
+SCHEMA = (
+    """
 CREATE TABLE tokens (
     fingerprint TEXT PRIMARY KEY, customer_id TEXT NOT NULL, sealed TEXT NOT NULL,
     label TEXT NOT NULL DEFAULT '', added_by TEXT NOT NULL DEFAULT 'subscription');
@@ -52,10 +60,6 @@ CREATE TABLE leases (
     name TEXT PRIMARY KEY, holder TEXT NOT NULL, fence INTEGER NOT NULL,
     expires_at REAL NOT NULL);
 CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE reports (
-    name TEXT PRIMARY KEY, kind TEXT NOT NULL, fingerprint TEXT NOT NULL, at INTEGER NOT NULL,
-    body TEXT NOT NULL);
-CREATE INDEX reports_token ON reports (kind, fingerprint);
 CREATE TABLE subscriptions (
     id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, token_fingerprint TEXT NOT NULL,
     event TEXT NOT NULL, filters TEXT NOT NULL, target_url TEXT NOT NULL,
@@ -88,6 +92,8 @@ CREATE TABLE attempts (
     extra TEXT NOT NULL);
 CREATE INDEX attempts_subscription ON attempts (subscription_id, at, id);
 """
+    + REPORTS
+)
 """Outbox and attempt ids are AUTOINCREMENT: an id is never reused after rows are removed, so
 an attempt always names the delivery it was made for."""
 MIGRATIONS: dict[int, str] = {
@@ -101,12 +107,7 @@ CREATE TABLE leases (
     2: """
 CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """,
-    3: """
-CREATE TABLE reports (
-    name TEXT PRIMARY KEY, kind TEXT NOT NULL, fingerprint TEXT NOT NULL, at INTEGER NOT NULL,
-    body TEXT NOT NULL);
-CREATE INDEX reports_token ON reports (kind, fingerprint);
-""",
+    3: REPORTS,
 }
 """Version -> the statements that bring a file of that version to the next one."""
 
