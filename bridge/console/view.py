@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from api_client.contract import DEFAULT_PER_HOUR, DEFAULT_PER_MINUTE
 from bridge.models import Attempt, BudgetReport, StreamReport, Subscription, SubscriptionStatus
 from bridge.outbox import stream_key
 from bridge.storage import BridgeStorage
@@ -63,6 +64,15 @@ class TokenView:
     """``CHART_MINUTES`` minutes, oldest first, ending with the current one."""
     budget: BudgetReport | None
     """After the token's last round; None before it."""
+
+    @property
+    def per_minute(self) -> int:
+        """The token's limits: as its last round saw them, else the documented ones."""
+        return self.budget.per_minute if self.budget else DEFAULT_PER_MINUTE
+
+    @property
+    def per_hour(self) -> int:
+        return self.budget.per_hour if self.budget else DEFAULT_PER_HOUR
 
     @property
     def spent_last_hour(self) -> int:
