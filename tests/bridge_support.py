@@ -9,7 +9,7 @@ import hashlib
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,13 +19,22 @@ from typing import Any
 import psycopg
 import pytest
 
+from api_client import MxGuardClient
 from api_client.contract import MICROS
-from bridge.models import Attempt, NewDelivery
+from bridge.delivery import Deliverer
+from bridge.models import Attempt, NewDelivery, Subscription
+from bridge.retry import RetrySchedule
 from bridge.secrets_box import SecretBox
+from bridge.service import BridgeService
+from bridge.signing import new_secret
 from bridge.sqlite import SQLiteBridgeStorage
 from bridge.storage import BridgeStorage
 from tests.postgres_server import PostgresServer
+from tests.support import Account, SandboxAdmin, SandboxTime
+from triggers.base import TriggerDefinition
 from triggers.cursor import CursorState, SeenChanges
+from triggers.polling.new_quarantined_message import TRIGGER as NEW_QUARANTINED_MESSAGE
+from triggers.polling.new_verdict import TRIGGER as NEW_VERDICT
 
 BACKEND_ENV = "MXGUARD_TEST_BRIDGE_DB"
 """``postgres``: the bridge's tests run on PostgreSQL (a server the suite starts), not SQLite."""
@@ -216,3 +225,52 @@ def seed_attempts(storage: BridgeStorage, stream: str, subscription_id: str, sta
             ),
             delivered=delivered,
         )
+
+
+SERVICE_TRIGGERS = {t.key: t for t in (NEW_VERDICT, NEW_QUARANTINED_MESSAGE)}
+
+
+def service_for(
+    storage: BridgeStorage,
+    admin: SandboxAdmin,
+    time: SandboxTime,
+    triggers: Mapping[str, TriggerDefinition[Any]] = SERVICE_TRIGGERS,
+) -> BridgeService:
+    """The real service over ``storage``, its clients' and its own clock the sandbox's
+    (``time``): a rate-limit wait moves the sandbox's time, not the test's."""
+
+    def client(token: str) -> MxGuardClient:
+        return MxGuardClient(
+            token, admin.base_url, rate_limit_db=":memory:", clock=time.clock, sleep=time.sleep
+        )
+
+    def now() -> int:
+        return int(time.clock() * MICROS)
+
+    deliverer = Deliverer(
+        storage, allow_private_targets=True, clock_us=now, schedule=RetrySchedule(jitter=0)
+    )
+    return BridgeService(
+        storage, triggers=triggers, client_factory=client, deliverer=deliverer, clock_us=now
+    )
+
+
+def subscribe(
+    storage: BridgeStorage, account: Account, token: str, event: str, target: str, n: int
+) -> Subscription:
+    """Subscription ``n`` of ``account`` (made with ``token``) to ``event``, written straight
+    to storage with its token, as the API would."""
+    fingerprint = MxGuardClient(token, "http://127.0.0.1:9", rate_limit_db=":memory:").token
+    sub = Subscription(
+        id=f"sub_{n:024x}",
+        customer_id=account.customer_id,
+        token_fingerprint=fingerprint.fingerprint,
+        event=event,
+        filters={},
+        target_url=target,
+        secret=new_secret(),
+        created_at=0,
+    )
+    storage.put_token(account.customer_id, fingerprint.fingerprint, token)
+    storage.add_subscription(sub)
+    return sub

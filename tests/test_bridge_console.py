@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 import requests
 
-from api_client import MxGuardClient
+from api_client import MxGuardClient, Secret
+from api_client.contract import MICROS
 from bridge.api import create_app
 from bridge.console.app import SECURITY_HEADERS, parse_since
 from bridge.console.chart import HEIGHT, budget_chart
@@ -25,20 +26,19 @@ from bridge.console.view import (
     caught_up_to,
     minutes_spent,
 )
-from bridge.delivery import Deliverer
-from bridge.models import BudgetReport, StreamReport, Subscription, SubscriptionStatus
+from bridge.models import BudgetReport, StreamReport, SubscriptionStatus
 from bridge.outbox import stream_key
 from bridge.secrets_box import SecretBox
-from bridge.service import BridgeService
-from bridge.storage import BridgeStorage
+from bridge.storage import OPERATOR, BridgeStorage
 from sandbox.server import LoopbackServer, SandboxServer
-from tests.bridge_support import Clock, open_storage, public_resolver, seed_attempts
+from tests.bridge_support import Clock, open_storage, public_resolver, seed_attempts, service_for
+from tests.bridge_support import subscribe as subscribe_in_storage
+from tests.client_support import aligned_time
 from tests.support import Account, SandboxAdmin
 from triggers.cursor import MINUTE_US, CursorPolicy, CursorState
 from triggers.polling.new_domain import TRIGGER as NEW_DOMAIN
 from triggers.polling.new_verdict import TRIGGER as NEW_VERDICT
 
-MICROS = 1_000_000
 START = 1_800_000_000 * MICROS
 TRIGGERS = {t.key: t for t in (NEW_VERDICT, NEW_DOMAIN)}
 CSRF_FIELD = re.compile(r'name="csrf" value="([^"]+)"')
@@ -66,13 +66,25 @@ class Console:
         assert csrf is not None
         return self.post(session, "/console/login", {"csrf": csrf.group(1), "token": token})
 
-    def get(self, session: requests.Session, path: str) -> requests.Response:
-        answer = session.get(self.base_url + path, timeout=30, allow_redirects=False)
+    def get(
+        self, session: requests.Session, path: str, headers: dict[str, str] | None = None
+    ) -> requests.Response:
+        answer = session.get(
+            self.base_url + path, headers=headers, timeout=30, allow_redirects=False
+        )
         self.pages.append(answer)
         return answer
 
-    def post(self, session: requests.Session, path: str, form: dict[str, str]) -> requests.Response:
-        answer = session.post(self.base_url + path, data=form, timeout=30, allow_redirects=False)
+    def post(
+        self,
+        session: requests.Session,
+        path: str,
+        form: dict[str, str],
+        headers: dict[str, str] | None = None,
+    ) -> requests.Response:
+        answer = session.post(
+            self.base_url + path, data=form, headers=headers, timeout=30, allow_redirects=False
+        )
         self.pages.append(answer)
         return answer
 
@@ -104,6 +116,15 @@ def console(tmp_path: Path, sandbox: SandboxServer) -> Iterator[Console]:
 
 def fresh_storage(folder: Path) -> BridgeStorage:
     return open_storage(folder / "bridge.sqlite", SecretBox.from_environment(folder, environ={}))
+
+
+@pytest.fixture
+def alice_and_bob(admin: SandboxAdmin) -> tuple[Account, Account]:
+    """Two customers with a domain each."""
+    return (
+        admin.new_account(domains=("alice.example",)),
+        admin.new_account(domains=("bob.example",)),
+    )
 
 
 def subscribe(console: Console, account: Account, **body: Any) -> dict[str, Any]:
@@ -151,10 +172,9 @@ def test_the_console_asks_for_a_token_mxguard_accepts(
 
 
 def test_a_customer_sees_only_their_own_subscriptions(
-    console: Console, admin: SandboxAdmin
+    console: Console, alice_and_bob: tuple[Account, Account]
 ) -> None:
-    alice = admin.new_account(domains=("alice.example",))
-    bob = admin.new_account(domains=("bob.example",))
+    alice, bob = alice_and_bob
     hers = subscribe(console, alice, description="alice's hook")
     his = subscribe(console, bob, description="bob's hook")
 
@@ -171,10 +191,9 @@ def test_a_customer_sees_only_their_own_subscriptions(
 
 
 def test_recover_needs_the_session_csrf_token_and_reenables(
-    console: Console, admin: SandboxAdmin
+    console: Console, alice_and_bob: tuple[Account, Account]
 ) -> None:
-    alice = admin.new_account(domains=("alice.example",))
-    bob = admin.new_account(domains=("bob.example",))
+    alice, bob = alice_and_bob
     hers = subscribe(console, alice)
     his = subscribe(console, bob)
     for made in (hers, his):
@@ -256,48 +275,31 @@ def test_every_answer_forbids_framing_and_inline_scripts(
             assert "http://" not in answer.text.replace(console.base_url, "")
 
 
-def test_the_view_reports_what_the_worker_saw(
-    tmp_path: Path, sandbox: SandboxServer, admin: SandboxAdmin
-) -> None:
+def test_the_view_reports_what_the_worker_saw(tmp_path: Path, admin: SandboxAdmin) -> None:
     """A round of the real service against the sandbox keeps each stream's policy and the
     token's budget, which the view shows with the requests the round spent by minute."""
     account = admin.new_account(domains=("example.com",))
     storage = fresh_storage(tmp_path)
-    clock = Clock(START)
-    client = MxGuardClient(account.token, sandbox.base_url, rate_limit_db=":memory:")
-    fingerprint = client.token.fingerprint
-    storage.put_token(account.customer_id, fingerprint, account.token, label="main")
-    for n, event in enumerate(("new_verdict", "new_domain")):
-        storage.add_subscription(
-            Subscription(
-                id=f"sub_{n:024x}",
-                customer_id=account.customer_id,
-                token_fingerprint=fingerprint,
-                event=event,
-                filters=TRIGGERS[event].filters().model_dump(mode="json"),
-                target_url="https://receiver.example/hook",
-                secret="whsec_" + "A" * 44,
-                created_at=START,
-            )
-        )
-    service = BridgeService(
-        storage,
-        triggers=TRIGGERS,
-        client_factory=lambda token: MxGuardClient(
-            token, sandbox.base_url, rate_limit_db=":memory:"
-        ),
-        deliverer=Deliverer(storage, clock_us=clock, resolve=public_resolver),
-        clock_us=clock,
+    fingerprint = Secret(account.token).fingerprint
+    storage.put_token(
+        account.customer_id, fingerprint, account.token, label="main", added_by=OPERATOR
     )
+    for n, event in enumerate(("new_verdict", "new_quarantined_message")):
+        subscribe_in_storage(
+            storage, account, account.token, event, "https://receiver.example/hook", n
+        )
+    time = aligned_time(admin)
+    service = service_for(storage, admin, time)
     try:
         service.run_round()
-        view = build_view(storage, account.customer_id, clock())
+        now = int(time.clock() * MICROS)
+        view = build_view(storage, account.customer_id, now)
     finally:
         service.close()
         storage.close()
     (token,) = view.tokens
     assert token.label == "main"
-    assert [s.event for s in token.streams] == ["new_domain", "new_verdict"]
+    assert [s.event for s in token.streams] == ["new_quarantined_message", "new_verdict"]
     for stream in token.streams:
         assert stream.report is not None
         assert stream.report.mode == "live"
@@ -306,13 +308,14 @@ def test_the_view_reports_what_the_worker_saw(
         assert stream.lag_us is not None
     assert token.budget is not None
     assert token.budget.per_minute == 60
+    assert (token.per_minute, token.per_hour) == (60, 600)
     assert token.budget.server_remaining is not None
     assert token.budget.server_remaining < 60
     spent = sum(sum(s.cursor.spent.values()) for s in token.streams if s.cursor)
     assert spent > 0
     assert token.spent_last_hour == spent
     assert len(token.minutes) == CHART_MINUTES
-    assert token.minutes[-1].minute == (START // MINUTE_US) * MINUTE_US
+    assert token.minutes[-1].minute == (now // MINUTE_US) * MINUTE_US
 
 
 def test_reports_are_replaced_and_go_with_their_token(tmp_path: Path) -> None:
@@ -462,17 +465,16 @@ def test_the_login_form_answers_429_after_too_many_failures(
 def test_behind_a_tls_proxy_the_cookies_are_secure(console: Console, account: Account) -> None:
     browser = requests.Session()
     behind_tls = {"X-Forwarded-Proto": "https"}
-    form = browser.get(f"{console.base_url}/console/login", headers=behind_tls, timeout=30)
+    form = console.get(browser, "/console/login", behind_tls)
     assert "Secure" in form.headers["set-cookie"]
     csrf = CSRF_FIELD.search(form.text)
     assert csrf is not None
-    answer = browser.post(
-        f"{console.base_url}/console/login",
-        data={"csrf": csrf.group(1), "token": account.token},
-        headers=behind_tls,
-        cookies={"mxguard_console_login": csrf.group(1)},
-        timeout=30,
-        allow_redirects=False,
+    # the test speaks http, where the jar keeps a Secure cookie back: send it as https would
+    answer = console.post(
+        browser,
+        "/console/login",
+        {"csrf": csrf.group(1), "token": account.token},
+        {**behind_tls, "Cookie": f"mxguard_console_login={csrf.group(1)}"},
     )
     assert answer.status_code == 303
     session_cookie = next(
@@ -483,10 +485,9 @@ def test_behind_a_tls_proxy_the_cookies_are_secure(console: Console, account: Ac
 
 
 def test_recent_attempts_span_the_customers_subscriptions_newest_first(
-    console: Console, admin: SandboxAdmin
+    console: Console, alice_and_bob: tuple[Account, Account]
 ) -> None:
-    alice = admin.new_account(domains=("alice.example",))
-    bob = admin.new_account(domains=("bob.example",))
+    alice, bob = alice_and_bob
     first = subscribe(console, alice)
     second = subscribe(console, alice)
     his = subscribe(console, bob)

@@ -9,23 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from api_client import MxGuardClient
-from bridge.delivery import Deliverer
-from bridge.models import Subscription
-from bridge.retry import RetrySchedule
 from bridge.secrets_box import SecretBox
-from bridge.service import BridgeService
-from bridge.signing import new_secret
 from bridge.storage import BridgeStorage
 from sandbox.server import SandboxServer
-from tests.bridge_support import Receiver, storage_at
+from tests.bridge_support import Receiver, service_for, storage_at, subscribe
 from tests.client_support import aligned_time
-from tests.support import Account, SandboxAdmin, SandboxTime
+from tests.support import SandboxAdmin
 from triggers.polling.new_quarantined_message import TRIGGER as NEW_QUARANTINED_MESSAGE
 from triggers.polling.new_verdict import TRIGGER as NEW_VERDICT
 
 MICROS = 1_000_000
-TRIGGERS = {t.key: t for t in (NEW_VERDICT, NEW_QUARANTINED_MESSAGE)}
 
 
 @pytest.fixture
@@ -34,42 +27,6 @@ def storage(tmp_path: Path) -> Iterator[BridgeStorage]:
         tmp_path / "bridge.sqlite", SecretBox.from_environment(tmp_path, environ={})
     ) as made:
         yield made
-
-
-def service_for(storage: BridgeStorage, admin: SandboxAdmin, time: SandboxTime) -> BridgeService:
-    def client(token: str) -> MxGuardClient:
-        return MxGuardClient(
-            token, admin.base_url, rate_limit_db=":memory:", clock=time.clock, sleep=time.sleep
-        )
-
-    def now() -> int:
-        return int(time.clock() * MICROS)
-
-    deliverer = Deliverer(
-        storage, allow_private_targets=True, clock_us=now, schedule=RetrySchedule(jitter=0)
-    )
-    return BridgeService(
-        storage, triggers=TRIGGERS, client_factory=client, deliverer=deliverer, clock_us=now
-    )
-
-
-def subscribe(
-    storage: BridgeStorage, account: Account, token: str, event: str, target: str, n: int
-) -> Subscription:
-    fingerprint = MxGuardClient(token, "http://127.0.0.1:9", rate_limit_db=":memory:").token
-    sub = Subscription(
-        id=f"sub_{n:024x}",
-        customer_id=account.customer_id,
-        token_fingerprint=fingerprint.fingerprint,
-        event=event,
-        filters={},
-        target_url=target,
-        secret=new_secret(),
-        created_at=0,
-    )
-    storage.put_token(account.customer_id, fingerprint.fingerprint, token)
-    storage.add_subscription(sub)
-    return sub
 
 
 def test_each_stream_is_polled_once_a_round_and_its_items_delivered(
