@@ -12,6 +12,7 @@ from connector.profiles import CONFIG_DIR_ENV
 from sandbox.server import SandboxServer
 from sandbox.settings import SandboxSettings
 from tests.bridge_support import receiver  # noqa: F401 - a fixture for every bridge test
+from tests.cli_support import mxguard  # noqa: F401 - a fixture for the command-line tests
 from tests.support import Account, SandboxAdmin
 
 

@@ -33,10 +33,10 @@ from connector.bulk.plan import pace
 from connector.bulk.progress import LineProgress, RichProgress
 from connector.bulk.rows import Row, read_bulk_file
 from connector.bulk.run import apply
-from connector.cli import invoke
 from sandbox.clock import SandboxClock
 from sandbox.server import SandboxServer
 from sandbox.settings import SandboxSettings
+from tests.cli_support import Run
 from tests.support import Account, SandboxAdmin, SandboxTime
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -374,36 +374,8 @@ def test_a_refused_token_stops_the_run_the_results_say_what_is_left_and_another_
 # -- the command line ---------------------------------------------------------------------
 
 
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-
-@pytest.fixture
-def mxguard(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Run the command line in-process with only the given MXGUARD_ variables set."""
-
-    def run(*args: str, account: Account | None = None, base_url: str = "", **env: str) -> Result:
-        for name in [k for k in os.environ if k.startswith("MXGUARD_")]:
-            monkeypatch.delenv(name)
-        if account:
-            monkeypatch.setenv("MXGUARD_API_TOKEN", account.token)
-        if base_url:
-            monkeypatch.setenv("MXGUARD_API_URL", base_url)
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        capsys.readouterr()
-        code = invoke(list(args))
-        out, err = capsys.readouterr()
-        return Result(code, out, err)
-
-    return run
-
-
 def test_every_bad_row_is_named_by_line_and_field_and_nothing_is_sent(
-    mxguard: Any, sandbox: SandboxServer, admin: SandboxAdmin, tmp_path: Path
+    mxguard: Run, sandbox: SandboxServer, admin: SandboxAdmin, tmp_path: Path
 ) -> None:
     account = admin.new_account()
     source = tmp_path / "bad.csv"
@@ -420,8 +392,8 @@ def test_every_bad_row_is_named_by_line_and_field_and_nothing_is_sent(
         encoding="utf-8",
     )
     result = mxguard("bulk", "apply", str(source), account=account, base_url=sandbox.base_url)
-    assert result.code == 3, result.err
-    assert "6 of 7 rows cannot be sent, so nothing was sent" in result.err
+    assert result.returncode == 3, result.stderr
+    assert "6 of 7 rows cannot be sent, so nothing was sent" in result.stderr
     for expected in (
         "line 3, domain: '-bad-.example'",
         "line 5, pattern: 'a b@c' is not a sender pattern",
@@ -431,8 +403,8 @@ def test_every_bad_row_is_named_by_line_and_field_and_nothing_is_sent(
         "line 8, real_mx_host: not an input of remove_domain",
         "line 9, op: 'release_message' cannot be run in bulk",
     ):
-        assert expected in result.err
-    assert "line 2" not in result.err
+        assert expected in result.stderr
+    assert "line 2" not in result.stderr
     assert admin.requests_served(account)["total"] == 0
     assert not (tmp_path / "bad.csv.journal").exists()
     assert not (tmp_path / "bad.results.csv").exists()
@@ -440,8 +412,8 @@ def test_every_bad_row_is_named_by_line_and_field_and_nothing_is_sent(
     skipped = mxguard(
         "bulk", "apply", str(source), "--skip-invalid", account=account, base_url=sandbox.base_url
     )
-    assert skipped.code == 0, skipped.err
-    assert "1 created, 6 invalid" in skipped.out
+    assert skipped.returncode == 0, skipped.stderr
+    assert "1 created, 6 invalid" in skipped.stdout
     results = read_results(tmp_path / "bad.results.csv")
     assert [(r["line"], r["outcome"]) for r in results] == [
         ("2", "created"),
@@ -452,15 +424,15 @@ def test_every_bad_row_is_named_by_line_and_field_and_nothing_is_sent(
 
 
 def test_the_dry_run_states_rows_requests_and_time_at_the_limits_and_sends_nothing(
-    mxguard: Any, sandbox: SandboxServer, admin: SandboxAdmin, tmp_path: Path
+    mxguard: Run, sandbox: SandboxServer, admin: SandboxAdmin, tmp_path: Path
 ) -> None:
     account = admin.new_account()
     source = onboarding(tmp_path / "onboard.csv")
     result = mxguard(
         "bulk", "apply", str(source), "--dry-run", account=account, base_url=sandbox.base_url
     )
-    assert result.code == 0, result.err
-    out = " ".join(result.out.split())
+    assert result.returncode == 0, result.stderr
+    out = " ".join(result.stdout.split())
     assert "600 rows: 600 to send, 0 done already (journal), 0 invalid" in out
     assert "add_domain 300 rows 300-600 requests (1 a row, 2 on a repeat)" in out
     assert "add_sender_rule 300 rows 300-600 requests (1 a row, 2 on a repeat)" in out
@@ -474,23 +446,23 @@ def test_the_dry_run_states_rows_requests_and_time_at_the_limits_and_sends_nothi
     assert not (tmp_path / "onboard.csv.journal").exists()
 
     faster = mxguard("--rate-limits", "120/min,6000/h", "bulk", "apply", str(source), "--dry-run")
-    assert "(120/min and 6000/h): 4 min 4 s to 9 min 9 s" in faster.out
+    assert "(120/min and 6000/h): 4 min 4 s to 9 min 9 s" in faster.stdout
     from_env = mxguard(
         "bulk", "apply", str(source), "--dry-run", MXGUARD_RATE_LIMITS="30/min,1000/h"
     )
-    assert "(30/min and 1000/h): 19 min 19 s" in from_env.out
+    assert "(30/min and 1000/h): 19 min 19 s" in from_env.stdout
 
     few = onboarding(tmp_path / "few.csv", count=3)
     done = mxguard("-q", "bulk", "apply", str(few), account=account, base_url=sandbox.base_url)
-    assert done.code == 0, done.err
-    assert done.err == "", "-q: no progress"
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "", "-q: no progress"
     again = mxguard("bulk", "apply", str(few), "--dry-run")
-    assert "6 rows: 0 to send, 6 done already (journal)" in again.out
-    assert "time: none, nothing to send" in again.out
+    assert "6 rows: 0 to send, 6 done already (journal)" in again.stdout
+    assert "time: none, nothing to send" in again.stdout
 
 
 def test_json_lines_outcomes_exit_codes_and_a_second_run_sends_nothing(
-    mxguard: Any, sandbox: SandboxServer, admin: SandboxAdmin, tmp_path: Path
+    mxguard: Run, sandbox: SandboxServer, admin: SandboxAdmin, tmp_path: Path
 ) -> None:
     account = admin.new_account(domains=("taken.example",))
     rows: list[dict[str, Any]] = [
@@ -509,9 +481,9 @@ def test_json_lines_outcomes_exit_codes_and_a_second_run_sends_nothing(
     out = tmp_path / "out.csv"
     args = ("bulk", "apply", str(source), "--results", str(out))
     first = mxguard(*args, account=account, base_url=sandbox.base_url)
-    assert first.code == 1, "a row ended in error"
-    assert "1 error and 1 conflict of 8 rows" in first.err
-    assert "bulk: 8/8 rows" in first.err, "progress lines when stderr is not a terminal"
+    assert first.returncode == 1, "a row ended in error"
+    assert "1 error and 1 conflict of 8 rows" in first.stderr
+    assert "bulk: 8/8 rows" in first.stderr, "progress lines when stderr is not a terminal"
     results = read_results(out)
     assert [(r["line"], r["op"], r["outcome"]) for r in results] == [
         ("1", "add_domain", "created"),
@@ -529,7 +501,7 @@ def test_json_lines_outcomes_exit_codes_and_a_second_run_sends_nothing(
     spent = admin.requests_served(account)["total"]
 
     second = mxguard(*args, account=account, base_url=sandbox.base_url)
-    assert second.code == 1
+    assert second.returncode == 1
     assert admin.requests_served(account)["total"] == spent + 1, "only the error row again"
     again = read_results(out)
     assert [(r["line"], r["outcome"]) for r in again] == [
@@ -538,20 +510,20 @@ def test_json_lines_outcomes_exit_codes_and_a_second_run_sends_nothing(
 
 
 def test_another_files_journal_is_refused_before_anything_is_sent(
-    mxguard: Any, sandbox: SandboxServer, admin: SandboxAdmin, tmp_path: Path
+    mxguard: Run, sandbox: SandboxServer, admin: SandboxAdmin, tmp_path: Path
 ) -> None:
     account = admin.new_account()
     first = onboarding(tmp_path / "first.csv", count=2)
     second = onboarding(tmp_path / "second.csv", count=3)
     journal = str(tmp_path / "shared.journal")
     env = {"account": account, "base_url": sandbox.base_url}
-    assert mxguard("bulk", "apply", str(first), "--journal", journal, **env).code == 0
+    assert mxguard("bulk", "apply", str(first), "--journal", journal, **env).returncode == 0
     spent = admin.requests_served(account)["total"]
     for extra in ((), ("--dry-run",)):
         refused = mxguard("bulk", "apply", str(second), "--journal", journal, *extra, **env)
-        assert refused.code == 2
-        assert "is the journal of another input file (first.csv, 4 rows" in refused.err
-        assert "not of second.csv" in refused.err
+        assert refused.returncode == 2
+        assert "is the journal of another input file (first.csv, 4 rows" in refused.stderr
+        assert "not of second.csv" in refused.stderr
     assert admin.requests_served(account)["total"] == spent
     assert not (tmp_path / "second.results.csv").exists()
 
@@ -560,8 +532,8 @@ def test_another_files_journal_is_refused_before_anything_is_sent(
     with Journal.open(Path(journal), recorded.header) as held:
         assert held.path == Path(journal)
         busy = mxguard("bulk", "apply", str(first), "--journal", journal, **env)
-    assert busy.code == 6
-    assert "another process is applying" in busy.err
+    assert busy.returncode == 6
+    assert "another process is applying" in busy.stderr
 
 
 @pytest.mark.parametrize(
@@ -579,15 +551,15 @@ def test_another_files_journal_is_refused_before_anything_is_sent(
     ],
 )  # fmt: skip
 def test_a_file_that_cannot_be_read_is_a_typed_error_before_anything(
-    mxguard: Any, tmp_path: Path, name: str, content: bytes | None, message: str
+    mxguard: Run, tmp_path: Path, name: str, content: bytes | None, message: str
 ) -> None:
     path = tmp_path / name
     if content is not None:
         path.write_bytes(content)
     result = mxguard("bulk", "apply", str(path), base_url="http://127.0.0.1:9")
-    assert result.code == 2
-    assert message in result.err
-    assert "Traceback" not in result.err
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
     assert not list(tmp_path.glob("*.journal"))
 
 

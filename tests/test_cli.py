@@ -11,47 +11,16 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from connector.cli import invoke
 from sandbox.server import SandboxServer
+from tests.cli_support import Run
 from tests.support import Account, SandboxAdmin, account_with_mail
 
 MXGUARD = [sys.executable, "-m", "connector"]
-
-
-@dataclass
-class Result:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-Run = Callable[..., Result]
-
-
-@pytest.fixture
-def mxguard(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Run:
-    """Run the command line in-process with only the given MXGUARD_ variables set."""
-
-    def run(*args: str, account: Account | None = None, base_url: str = "") -> Result:
-        for name in [k for k in os.environ if k.startswith("MXGUARD_")]:
-            monkeypatch.delenv(name)
-        if account:
-            monkeypatch.setenv("MXGUARD_API_TOKEN", account.token)
-        if base_url:
-            monkeypatch.setenv("MXGUARD_API_URL", base_url)
-        capsys.readouterr()
-        code = invoke(list(args))
-        out, err = capsys.readouterr()
-        return Result(code, out, err)
-
-    return run
 
 
 def _env(account: Account | None, base_url: str) -> dict[str, str]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import getpass
 import io
 import json
-import os
 import stat
 import sys
 from dataclasses import dataclass, field
@@ -24,10 +23,10 @@ from keyring.backend import KeyringBackend
 from keyring.backends import fail, null
 
 from api_client import Secret
-from connector.cli import invoke
 from connector.exits import Exit
 from connector.profiles import SERVICE
 from sandbox.server import SandboxServer
+from tests.cli_support import Result, run_in_process
 from tests.support import Account, SandboxAdmin
 
 
@@ -52,13 +51,6 @@ class MemoryKeyring(KeyringBackend):
 
 
 @dataclass
-class Result:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-@dataclass
 class Cli:
     """Runs ``mxguard`` in-process with only the given MXGUARD_ variables; keeps every output."""
 
@@ -70,17 +62,11 @@ class Cli:
     def __call__(
         self, *args: str, stdin: str = "", env: dict[str, str] | None = None, terminal: bool = False
     ) -> Result:
-        for name in [k for k in os.environ if k.startswith("MXGUARD_")]:
-            self.monkeypatch.delenv(name)
-        self.monkeypatch.setenv("MXGUARD_CONFIG_DIR", str(self.config))
-        for name, value in (env or {}).items():
-            self.monkeypatch.setenv(name, value)
         self.monkeypatch.setattr(sys, "stdin", Terminal(stdin) if terminal else io.StringIO(stdin))
-        self.capsys.readouterr()
-        code = invoke(list(args))
-        out, err = self.capsys.readouterr()
-        self.seen += [out, err]
-        return Result(code, out, err)
+        variables = {"MXGUARD_CONFIG_DIR": str(self.config), **(env or {})}
+        result = run_in_process(self.capsys, self.monkeypatch, args, variables)
+        self.seen += [result.stdout, result.stderr]
+        return result
 
     def files(self) -> dict[str, str]:
         """Every file in the config folder but the token file, by name."""
