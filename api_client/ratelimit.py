@@ -176,8 +176,13 @@ def _postgres_bucket(rates: list[Rate], table: str, url: str) -> PostgresBucket:
     return PostgresBucket(pool, table, rates)
 
 
+def is_postgres_url(value: str) -> bool:
+    """Whether a rate-limit database (or the bridge's ``--db``) is a PostgreSQL URL."""
+    return value.startswith(POSTGRES_SCHEMES)
+
+
 def _open_bucket(rates: list[Rate], table: str, path: str | Path | None) -> AbstractBucket:
-    if isinstance(path, str) and path.startswith(POSTGRES_SCHEMES):
+    if isinstance(path, str) and is_postgres_url(path):
         return _postgres_bucket(rates, table, path)
     if path is None:
         default = default_rate_limit_db()

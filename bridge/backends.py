@@ -10,15 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from api_client.ratelimit import POSTGRES_SCHEMES
 from bridge.secrets_box import SecretBox
 from bridge.storage import BridgeStorage
 
 SQLITE_FILE = "bridge.sqlite"
-
-
-def is_postgres_url(value: str) -> bool:
-    return value.startswith(POSTGRES_SCHEMES)
 
 
 def open_storage(

@@ -98,7 +98,7 @@ def bridge(ctx: click.Context, bridge_url: str) -> None:
 def _db_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """``--db``: a PostgreSQL URL (checked before anything connects; never echoed, it may hold
     a password)."""
-    from bridge.backends import is_postgres_url
+    from api_client.ratelimit import is_postgres_url
 
     if value is None or not value.strip():
         return None
