@@ -34,7 +34,7 @@ from bridge.models import (
     Lease,
 )
 from bridge.secrets_box import SecretBox
-from bridge.sql import Connection, SqlBridgeStorage, lease_lost
+from bridge.sql import Connection, SqlBridgeStorage, lease_lost, statements
 from bridge.storage import BridgeStorageError
 
 SCHEMA_VERSION = 3
@@ -199,14 +199,14 @@ class PostgresBridgeStorage(SqlBridgeStorage):
                         f"{self.url_shown} has tables named like the bridge's but no "
                         "bridge_schema: another program's? Use a database of its own."
                     )
-                for statement in _statements(SCHEMA):
+                for statement in statements(SCHEMA):
                     db.execute(statement)
                 db.execute("INSERT INTO bridge_schema VALUES (%s)", (SCHEMA_VERSION,))
                 return
             row = db.execute("SELECT version FROM bridge_schema").fetchone()
             version = int(row[0]) if row else 0
             while version in MIGRATIONS:
-                for statement in _statements(MIGRATIONS[version]):
+                for statement in statements(MIGRATIONS[version]):
                     db.execute(statement)
                 version += 1
             if version != SCHEMA_VERSION:
@@ -336,13 +336,3 @@ class PostgresBridgeStorage(SqlBridgeStorage):
     def close(self) -> None:
         with self._lock:
             self._pool.close()
-
-    def __enter__(self) -> PostgresBridgeStorage:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def _statements(script: str) -> list[str]:
-    return [s for s in (part.strip() for part in script.split(";")) if s]

@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import asdict
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 from bridge.models import (
     Attempt,
@@ -70,6 +70,12 @@ class Connection(Protocol):
     def cursor(self) -> Any: ...
 
 
+def statements(script: str) -> list[str]:
+    """The statements of a schema or migration script, one by one (each backend runs them in
+    its own transaction: SQLite's ``executescript`` would commit first)."""
+    return [s for s in (part.strip() for part in script.split(";")) if s]
+
+
 def to_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
@@ -100,6 +106,15 @@ class SqlBridgeStorage(ABC):
 
     def __init__(self, box: SecretBox) -> None:
         self._box = box
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- what a backend provides ---------------------------------------------------------------
     @property

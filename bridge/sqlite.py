@@ -37,7 +37,7 @@ from bridge.models import (
     Lease,
 )
 from bridge.secrets_box import SecretBox
-from bridge.sql import Connection, SqlBridgeStorage, lease_lost
+from bridge.sql import Connection, SqlBridgeStorage, lease_lost, statements
 from bridge.storage import BridgeStorageError
 
 APPLICATION_ID = 0x4D584742
@@ -123,14 +123,6 @@ class BridgeStorageFileError(BridgeStorageError):
     a file cut short, a folder that cannot be written."""
 
 
-def _run_script(db: sqlite3.Connection, script: str) -> None:
-    """The statements of ``script`` inside the open transaction (``executescript`` would commit
-    it first)."""
-    for statement in script.split(";"):
-        if statement.strip():
-            db.execute(statement)
-
-
 def _check_path(path: Path) -> None:
     """Refuse, before anything is written, a path that cannot hold a bridge file."""
     parent = path.parent
@@ -213,13 +205,15 @@ class SQLiteBridgeStorage(SqlBridgeStorage):
             application = db.execute("PRAGMA application_id").fetchone()[0]
             tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
             if version == 0 and application == 0 and tables == 0:
-                _run_script(db, SCHEMA)
+                for statement in statements(SCHEMA):
+                    db.execute(statement)
                 db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 version = SCHEMA_VERSION
             elif application != APPLICATION_ID:
                 raise BridgeStorageFileError(f"{self.path} is not a bridge file; move it away")
             while version in MIGRATIONS:
-                _run_script(db, MIGRATIONS[version])
+                for statement in statements(MIGRATIONS[version]):
+                    db.execute(statement)
                 version += 1
             if version != SCHEMA_VERSION:
                 raise BridgeStorageFileError(
@@ -341,9 +335,3 @@ class SQLiteBridgeStorage(SqlBridgeStorage):
     def close(self) -> None:
         with self._lock:
             self._db.close()
-
-    def __enter__(self) -> SQLiteBridgeStorage:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
