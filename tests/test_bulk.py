@@ -19,7 +19,6 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +36,7 @@ from sandbox.clock import SandboxClock
 from sandbox.server import SandboxServer
 from sandbox.settings import SandboxSettings
 from tests.cli_support import Run
+from tests.client_support import aligned_time
 from tests.support import Account, SandboxAdmin, SandboxTime
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,9 +62,14 @@ def paced_admin(paced: SandboxServer) -> Iterator[SandboxAdmin]:
         yield admin
 
 
-def sandbox_time(admin: SandboxAdmin) -> SandboxTime:
-    """A clock and sleep for the client that move the sandbox's clock (aligned to it)."""
-    return SandboxTime(admin, start=datetime.fromisoformat(admin.now()).timestamp())
+def paced_client(
+    paced: SandboxServer, account: Account, time: SandboxTime, db: Path
+) -> MxGuardClient:
+    """A client of the paced sandbox whose waits move the sandbox's clock (``time``), its
+    budget counted in ``db``."""
+    return MxGuardClient(
+        account.token, paced.base_url, rate_limit_db=db, clock=time.clock, sleep=time.sleep
+    )
 
 
 @dataclass
@@ -122,16 +127,10 @@ def test_600_rows_go_at_the_tokens_pace_with_no_429_and_a_complete_result_file(
 ) -> None:
     account = paced_admin.new_account()
     source = onboarding(tmp_path / "onboard.csv")
-    time = sandbox_time(paced_admin)
+    time = aligned_time(paced_admin)
     start = time.clock()
     shown = Recorder()
-    with MxGuardClient(
-        account.token,
-        paced.base_url,
-        rate_limit_db=tmp_path / "budget.sqlite",
-        clock=time.clock,
-        sleep=time.sleep,
-    ) as client:
+    with paced_client(paced, account, time, tmp_path / "budget.sqlite") as client:
         report = apply(
             read_bulk_file(source),
             client,
@@ -219,7 +218,7 @@ def test_a_run_killed_half_way_resumes_without_repeating_a_successful_row(
     account = paced_admin.new_account()
     source = onboarding(tmp_path / "onboard.csv")
     journal, results, budget = tmp_path / "j.jsonl", tmp_path / "out.csv", tmp_path / "b.sqlite"
-    start = sandbox_time(paced_admin).clock()
+    start = aligned_time(paced_admin).clock()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MXGUARD_")}
     args = [paced.base_url, paced.settings.admin_token, account.token]
     args += [str(p) for p in (source, journal, results, budget)]
@@ -240,11 +239,9 @@ def test_a_run_killed_half_way_resumes_without_repeating_a_successful_row(
     before = paced_admin.requests_served(account)
     assert before["by_path"] == {DOMAINS: 300, RULES: 30 if when == "answered" else 29}
 
-    time = sandbox_time(paced_admin)
+    time = aligned_time(paced_admin)
     log = io.StringIO()
-    with MxGuardClient(
-        account.token, paced.base_url, rate_limit_db=budget, clock=time.clock, sleep=time.sleep
-    ) as client:
+    with paced_client(paced, account, time, budget) as client:
         report = apply(
             read_bulk_file(source),
             client,
@@ -295,16 +292,10 @@ def test_a_terminal_gets_a_rich_bar_with_the_eta_and_the_waits(
     paced: SandboxServer, paced_admin: SandboxAdmin, tmp_path: Path
 ) -> None:
     account = paced_admin.new_account()
-    time = sandbox_time(paced_admin)
+    time = aligned_time(paced_admin)
     screen = io.StringIO()
     console = Console(file=screen, force_terminal=True, width=120, color_system=None)
-    with MxGuardClient(
-        account.token,
-        paced.base_url,
-        rate_limit_db=tmp_path / "b.sqlite",
-        clock=time.clock,
-        sleep=time.sleep,
-    ) as client:
+    with paced_client(paced, account, time, tmp_path / "b.sqlite") as client:
         apply(
             read_bulk_file(onboarding(tmp_path / "some.csv", count=35)),
             client,
@@ -326,16 +317,10 @@ def test_a_refused_token_stops_the_run_the_results_say_what_is_left_and_another_
     account = paced_admin.new_account()
     source = onboarding(tmp_path / "few.csv", count=5)
     journal, results = tmp_path / "few.journal", tmp_path / "few.results.csv"
-    time = sandbox_time(paced_admin)
+    time = aligned_time(paced_admin)
 
     def client_for(who: Account) -> MxGuardClient:
-        return MxGuardClient(
-            who.token,
-            paced.base_url,
-            rate_limit_db=tmp_path / "b.sqlite",
-            clock=time.clock,
-            sleep=time.sleep,
-        )
+        return paced_client(paced, who, time, tmp_path / "b.sqlite")
 
     with client_for(account) as client:
         send, answered = client.send, []

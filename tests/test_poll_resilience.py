@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from api_client import MxGuardClient
 from connector.polling import follow, make_poller
 from sandbox.server import SandboxServer
-from sandbox.timefmt import parse_to_us
+from tests.client_support import aligned_time
 from tests.support import Account, SandboxAdmin, SandboxTime
 from triggers import MemoryCursorStore, Poller
 from triggers.polling.new_verdict import TRIGGER as NEW_VERDICT
@@ -43,10 +43,6 @@ def follow_for(
         sleep=time.sleep,
         polls=polls,
     )
-
-
-def on_sandbox_time(admin: SandboxAdmin) -> SandboxTime:
-    return SandboxTime(admin, start=parse_to_us(admin.now()) / 1_000_000)
 
 
 def verdict_poller(
@@ -81,7 +77,7 @@ def verdict_poller(
 def test_a_burst_of_several_polls_budgets_is_delivered_in_full_by_a_follower(
     sandbox: SandboxServer, admin: SandboxAdmin, account: Account
 ) -> None:
-    time = on_sandbox_time(admin)
+    time = aligned_time(admin)
     client, poller = verdict_poller(sandbox, account, time, page_size=20, per_minute=20)
     sink, said = Collected(), []
     with client:
@@ -102,7 +98,7 @@ def test_a_burst_of_several_polls_budgets_is_delivered_in_full_by_a_follower(
 def test_follow_waits_out_a_429_storm(
     sandbox: SandboxServer, admin: SandboxAdmin, account: Account
 ) -> None:
-    time = on_sandbox_time(admin)
+    time = aligned_time(admin)
     client, poller = verdict_poller(sandbox, account, time, page_size=500)
     sink, said = Collected(), []
     with client:
@@ -129,7 +125,7 @@ def test_follow_waits_out_an_exhausted_hour(
     budget: float | None,
     waited_for: str,
 ) -> None:
-    time = on_sandbox_time(admin)
+    time = aligned_time(admin)
     client, poller = verdict_poller(
         sandbox, account, time, page_size=1, budget_per_hour=budget, per_minute=5, per_hour=12
     )
