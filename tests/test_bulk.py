@@ -36,8 +36,8 @@ from sandbox.clock import SandboxClock
 from sandbox.server import SandboxServer
 from sandbox.settings import SandboxSettings
 from tests.cli_support import Run
-from tests.client_support import aligned_time
-from tests.support import Account, SandboxAdmin, SandboxTime
+from tests.client_support import aligned_time, sandbox_client
+from tests.support import Account, SandboxAdmin
 
 ROOT = Path(__file__).resolve().parents[1]
 FROZEN_AT = 1_800_000_000.0
@@ -60,16 +60,6 @@ def paced() -> Iterator[SandboxServer]:
 def paced_admin(paced: SandboxServer) -> Iterator[SandboxAdmin]:
     with SandboxAdmin(paced) as admin:
         yield admin
-
-
-def paced_client(
-    paced: SandboxServer, account: Account, time: SandboxTime, db: Path
-) -> MxGuardClient:
-    """A client of the paced sandbox whose waits move the sandbox's clock (``time``), its
-    budget counted in ``db``."""
-    return MxGuardClient(
-        account.token, paced.base_url, rate_limit_db=db, clock=time.clock, sleep=time.sleep
-    )
 
 
 @dataclass
@@ -130,7 +120,9 @@ def test_600_rows_go_at_the_tokens_pace_with_no_429_and_a_complete_result_file(
     time = aligned_time(paced_admin)
     start = time.clock()
     shown = Recorder()
-    with paced_client(paced, account, time, tmp_path / "budget.sqlite") as client:
+    with sandbox_client(
+        paced, account, tmp_path / "budget.sqlite", clock=time.clock, sleep=time.sleep
+    ) as client:
         report = apply(
             read_bulk_file(source),
             client,
@@ -241,7 +233,7 @@ def test_a_run_killed_half_way_resumes_without_repeating_a_successful_row(
 
     time = aligned_time(paced_admin)
     log = io.StringIO()
-    with paced_client(paced, account, time, budget) as client:
+    with sandbox_client(paced, account, budget, clock=time.clock, sleep=time.sleep) as client:
         report = apply(
             read_bulk_file(source),
             client,
@@ -295,7 +287,9 @@ def test_a_terminal_gets_a_rich_bar_with_the_eta_and_the_waits(
     time = aligned_time(paced_admin)
     screen = io.StringIO()
     console = Console(file=screen, force_terminal=True, width=120, color_system=None)
-    with paced_client(paced, account, time, tmp_path / "b.sqlite") as client:
+    with sandbox_client(
+        paced, account, tmp_path / "b.sqlite", clock=time.clock, sleep=time.sleep
+    ) as client:
         apply(
             read_bulk_file(onboarding(tmp_path / "some.csv", count=35)),
             client,
@@ -320,7 +314,7 @@ def test_a_refused_token_stops_the_run_the_results_say_what_is_left_and_another_
     time = aligned_time(paced_admin)
 
     def client_for(who: Account) -> MxGuardClient:
-        return paced_client(paced, who, time, tmp_path / "b.sqlite")
+        return sandbox_client(paced, who, tmp_path / "b.sqlite", clock=time.clock, sleep=time.sleep)
 
     with client_for(account) as client:
         send, answered = client.send, []
