@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from api_client import MxGuardClient
+from api_client import MxGuardClient, check_token
 from api_client.contract import MICROS
 from bridge.delivery import Deliverer
 from bridge.models import Attempt, NewDelivery, Subscription
@@ -260,7 +260,7 @@ def subscribe(
 ) -> Subscription:
     """Subscription ``n`` of ``account`` (made with ``token``) to ``event``, written straight
     to storage with its token, as the API would."""
-    fingerprint = MxGuardClient(token, "http://127.0.0.1:9", rate_limit_db=":memory:").token
+    fingerprint = check_token(token)
     sub = Subscription(
         id=f"sub_{n:024x}",
         customer_id=account.customer_id,
